@@ -1,0 +1,125 @@
+// The access engine: in-memory indexes built from a snapshot of the store, and the decision for
+// an `auth` request made from them alone (PROTOCOL section 5). A reload builds new indexes and
+// swaps them in one assignment, so a decision never sees half of a change.
+import { createHmac } from 'node:crypto';
+import type { AccessReason } from '../protocol/frames.js';
+import type { AccessSnapshot } from '../protocol/tasks.js';
+import { localWeekMinute } from './local-time.js';
+
+export interface DoorEntry { id: string; siteId: string; code: string; openMs: number; lockedDown: boolean }
+export interface DeviceEntry {
+  id: string; name: string; orgId: string; siteId: string; siteTz: string; tokenHash: string; enabled: boolean;
+  doors: Map<string, DoorEntry>; // by code
+}
+interface PersonEntry { id: string; externalId: string; status: string; validFrom: number | null; validUntil: number | null; groups: GroupEntry[] }
+interface CredentialEntry { id: string; personId: string; status: string; validFrom: number | null; validUntil: number | null }
+interface GroupEntry { id: string; name: string; doors: Set<string>; windows: [number, number, number][] }
+
+interface Indexes {
+  version: number;
+  devicesByToken: Map<string, DeviceEntry>;
+  devicesById: Map<string, DeviceEntry>;
+  credentials: Map<string, CredentialEntry>; // `${orgId}:${credHash}`
+  people: Map<string, PersonEntry>;
+}
+
+export interface Decision {
+  ok: boolean;
+  reason: AccessReason;
+  credHash: string;
+  personId: string | null;
+  personExternalId: string | null;
+  door: DoorEntry | null;
+  rule: string | null;
+}
+
+export function buildIndexes(s: AccessSnapshot): Indexes {
+  const sites = new Map(s.sites.map((x) => [x.id, x]));
+  const doors = new Map(s.doors.map((d) => [d.id, { id: d.id, siteId: d.siteId, code: d.code, openMs: d.openMs, lockedDown: d.lockedDown }]));
+  const devicesByToken = new Map<string, DeviceEntry>();
+  const devicesById = new Map<string, DeviceEntry>();
+  for (const d of s.devices) {
+    const site = sites.get(d.siteId);
+    if (!site) continue;
+    const entry: DeviceEntry = {
+      id: d.id, name: d.name, orgId: site.orgId, siteId: d.siteId, siteTz: site.tz, tokenHash: d.tokenHash, enabled: d.enabled,
+      doors: new Map(d.doorIds.flatMap((id) => (doors.has(id) ? [[doors.get(id)!.code, doors.get(id)!]] : []))),
+    };
+    devicesByToken.set(d.tokenHash, entry);
+    devicesById.set(d.id, entry);
+  }
+  const people = new Map<string, PersonEntry>(
+    s.people.map((p) => [p.id, { id: p.id, externalId: p.externalId, status: p.status, validFrom: p.validFrom, validUntil: p.validUntil, groups: [] }]),
+  );
+  for (const g of s.groups) {
+    const entry: GroupEntry = { id: g.id, name: g.name, doors: new Set(g.doors), windows: g.windows };
+    for (const m of g.members) people.get(m)?.groups.push(entry);
+  }
+  const credentials = new Map<string, CredentialEntry>(
+    s.credentials.map((c) => [`${c.orgId}:${c.credHash}`, { id: c.id, personId: c.personId, status: c.status, validFrom: c.validFrom, validUntil: c.validUntil }]),
+  );
+  return { version: s.version, devicesByToken, devicesById, credentials, people };
+}
+
+const EMPTY: Indexes = { version: 0, devicesByToken: new Map(), devicesById: new Map(), credentials: new Map(), people: new Map() };
+
+function validity(from: number | null, until: number | null, now: number): AccessReason | null {
+  if (from !== null && now < from) return 'not_yet_valid';
+  if (until !== null && now >= until) return 'expired';
+  return null;
+}
+
+function inSchedule(windows: [number, number, number][], tz: string, now: number): boolean {
+  if (windows.length === 0) return true; // a group without windows grants at any time
+  const { dow, minute } = localWeekMinute(tz, now);
+  for (const [d, start, end] of windows) if (d === dow && minute >= start && minute < end) return true;
+  return false;
+}
+
+export function createAccessEngine(opts: { credentialKey: string }) {
+  const key = Buffer.from(opts.credentialKey, 'hex');
+  let idx = EMPTY;
+
+  const hashCredential = (cred: string) => createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+
+  function decide(device: DeviceEntry, cred: string, doorCode: string, now: number): Decision {
+    const credHash = hashCredential(cred);
+    const door = device.doors.get(doorCode) ?? null;
+    const result = (reason: AccessReason, person: PersonEntry | null = null, rule: string | null = null): Decision => ({
+      ok: reason === 'granted', reason, credHash, personId: person?.id ?? null, personExternalId: person?.externalId ?? null, door, rule,
+    });
+    const c = idx.credentials.get(`${device.orgId}:${credHash}`);
+    const person = c ? idx.people.get(c.personId) : undefined;
+    if (!c || !person) return result('unknown_credential');
+    if (c.status !== 'active') return result('credential_revoked', person);
+    const credValidity = validity(c.validFrom, c.validUntil, now);
+    if (credValidity) return result(credValidity, person, 'credential_validity');
+    if (person.status !== 'active') return result('person_suspended', person);
+    const personValidity = validity(person.validFrom, person.validUntil, now);
+    if (personValidity) return result(personValidity, person, 'person_validity');
+    if (!door) return result('no_access_to_door', person, 'door_not_driven_by_device');
+    if (door.lockedDown) return result('door_locked_down', person, 'lockdown');
+    let doorGranted = false;
+    for (const g of person.groups) {
+      if (!g.doors.has(door.id)) continue;
+      doorGranted = true;
+      if (inSchedule(g.windows, device.siteTz, now)) return result('granted', person, `group:${g.name}`);
+    }
+    return doorGranted ? result('outside_schedule', person, 'schedule') : result('no_access_to_door', person, 'no_group');
+  }
+
+  return {
+    decide,
+    hashCredential,
+    load(snapshot: AccessSnapshot) {
+      idx = buildIndexes(snapshot);
+    },
+    get version() {
+      return idx.version;
+    },
+    deviceByTokenHash: (h: string) => idx.devicesByToken.get(h),
+    deviceById: (id: string) => idx.devicesById.get(id),
+  };
+}
+
+export type AccessEngine = ReturnType<typeof createAccessEngine>;

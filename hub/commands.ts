@@ -1,0 +1,35 @@
+// Remote door commands in flight (PROTOCOL section 6): each waits for its cmd_res until it expires.
+import { randomUUID } from 'node:crypto';
+import type { CmdResFrame } from '../protocol/frames.js';
+
+export interface CommandResult { ok: boolean; code?: string; answeredAt: number }
+
+export function createCommandRouter() {
+  const pending = new Map<string, { deviceId: string; resolve(r: CommandResult | null): void; timer: NodeJS.Timeout }>();
+  return {
+    /** Registers a command; resolves with the terminal's answer, or null when none came before `expiresAt`. */
+    register(deviceId: string, expiresAt: number): { id: string; result: Promise<CommandResult | null> } {
+      const id = randomUUID();
+      const result = new Promise<CommandResult | null>((resolve) => {
+        const timer = setTimeout(() => { pending.delete(id); resolve(null); }, Math.max(0, expiresAt - Date.now()));
+        pending.set(id, { deviceId, resolve, timer });
+      });
+      return { id, result };
+    },
+    /** A cmd_res from `deviceId`; answers for another device's command are ignored. */
+    resolve(deviceId: string, frame: CmdResFrame): boolean {
+      const p = pending.get(frame.id);
+      if (!p || p.deviceId !== deviceId) return false;
+      pending.delete(frame.id);
+      clearTimeout(p.timer);
+      p.resolve({ ok: frame.ok, code: frame.code, answeredAt: Date.now() });
+      return true;
+    },
+    close() {
+      for (const p of pending.values()) { clearTimeout(p.timer); p.resolve(null); }
+      pending.clear();
+    },
+  };
+}
+
+export type CommandRouter = ReturnType<typeof createCommandRouter>;

@@ -1,0 +1,39 @@
+// The event loop's view of the control plane: typed calls into the control worker (which holds
+// the only database connection of the control plane) and the change listener.
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
+
+export function createControl(filename: string, workerData: { databaseUrl: string; migrationsDir: string; $module?: string }) {
+  const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 32, idleTimeout: Infinity, workerData });
+  pool.on('error', (err) => console.error('lintel: control worker error', err));
+  const call = <T>(op: string, arg: unknown = {}) => pool.run({ op, arg }) as Promise<T>;
+  let stopListening: (() => void) | undefined;
+  let listening: Promise<void> | undefined;
+
+  return {
+    migrate: () => call<string[]>('migrate'),
+    ping: () => call<boolean>('ping'),
+    snapshot: () => call<AccessSnapshot>('snapshot'),
+    lastSeq: (deviceId: string, boot: number) => call<number>('lastSeq', { deviceId, boot }),
+    heartbeat: (hubId: string, applied: number) => call<void>('heartbeat', { hubId, applied }),
+    forgetHub: (hubId: string) => call<void>('forgetHub', { hubId }),
+    checkKeyFingerprint: (fingerprint: string) => call<boolean>('checkKeyFingerprint', { fingerprint }),
+    ensurePartitions: () => call<number>('ensurePartitions'),
+    listen(onMessage: (m: ControlMessage) => void) {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', onMessage);
+      listening = pool.run({ op: 'listen', arg: { port: port2 } }, { transferList: [port2] }) as Promise<void>;
+      listening.catch(() => {});
+      stopListening = () => { port1.postMessage('stop'); setTimeout(() => port1.close(), 1000).unref(); };
+    },
+    async close() {
+      stopListening?.();
+      await Promise.race([listening, new Promise((r) => setTimeout(r, 1000))]);
+      await call('close').catch(() => {});
+      await pool.destroy();
+    },
+  };
+}
+
+export type Control = ReturnType<typeof createControl>;

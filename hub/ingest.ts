@@ -1,0 +1,134 @@
+// Hands ev frames (still encoded) and the hub's own decision records to the worker pool in
+// coalesced batches: a batch closes on size or after batchMs, and while every worker is busy the
+// open batch keeps growing, so a shift-change burst becomes a few large COPYs. In-flight bytes
+// are bounded: past the bound the caller answers busy (PROTOCOL section 4).
+import type { Piscina } from 'piscina';
+import type { Encoding } from '../protocol/frames.js';
+import type { DeviceRef, FrameOutcome, HubEventItem, IngestResult, IngestTask, FrameItem } from '../protocol/tasks.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+export interface IngestOptions { batchMs: number; batchMaxBytes: number; maxInflightBytes: number; maxBatchesInFlight: number; maxPendingHubEvents: number }
+export interface IngestDeps { pool: Piscina; metrics: Metrics; log: Logger; onStoreError(unavailable: boolean): void; onStoreOk(): void }
+
+type Reply = (outcome: FrameOutcome) => void;
+interface OpenBatch { items: IngestTask['items']; transfer: ArrayBuffer[]; bytes: number; replies: Map<number, { reply: Reply; bytes: number; at: number }> }
+
+const newBatch = (): OpenBatch => ({ items: [], transfer: [], bytes: 0, replies: new Map() });
+
+export function createIngest(opts: IngestOptions, deps: IngestDeps) {
+  const { pool, metrics, log } = deps;
+  let open = newBatch();
+  let timer: NodeJS.Timeout | undefined;
+  let inflightBytes = 0;
+  let batchesInFlight = 0;
+  let nextRef = 1;
+  let pendingHub: HubEventItem[] = [];
+  const idleWaiters: (() => void)[] = [];
+
+  function schedule() {
+    if (open.bytes >= opts.batchMaxBytes) return flush();
+    timer ??= setTimeout(() => { timer = undefined; flush(); }, opts.batchMs);
+  }
+
+  function flush() {
+    if (timer) { clearTimeout(timer); timer = undefined; }
+    if (batchesInFlight >= opts.maxBatchesInFlight) return; // the open batch grows until a worker frees up
+    if (pendingHub.length) {
+      open.items.push(...pendingHub);
+      pendingHub = [];
+    }
+    if (open.items.length === 0) return;
+    const batch = open;
+    open = newBatch();
+    batchesInFlight++;
+    metrics.batchEvents.observe(batch.items.length);
+    metrics.poolQueue.set(pool.queueSize);
+    const task: IngestTask = { items: batch.items };
+    (pool.run(task, { transferList: batch.transfer }) as Promise<IngestResult>).then(
+      (result) => settle(batch, result),
+      (err: Error) => {
+        // A worker died mid-task: nothing was acked; answer busy so terminals resend.
+        log.error({ err }, 'ingest task failed');
+        settle(batch, undefined);
+      },
+    );
+  }
+
+  function settle(batch: OpenBatch, result: IngestResult | undefined) {
+    batchesInFlight--;
+    const now = performance.now();
+    if (result) {
+      metrics.commitSeconds.observe(result.commitMs / 1000);
+      if (result.error) {
+        log.warn({ code: result.error.code, err: result.error.message }, 'batch not stored');
+        deps.onStoreError(result.error.unavailable);
+      } else {
+        metrics.eventsStored.inc(result.stored);
+        metrics.eventsDuplicate.inc(result.duplicates);
+        metrics.eventsQuarantined.inc(result.quarantined);
+        deps.onStoreOk();
+      }
+      if (result.error && result.hubEvents) requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
+      for (const outcome of result.frames) {
+        const r = batch.replies.get(outcome.ref);
+        if (!r) continue;
+        batch.replies.delete(outcome.ref);
+        inflightBytes -= r.bytes;
+        if (outcome.ok) metrics.eventsReceived.inc(outcome.seqs.length);
+        else if (outcome.seqs) { metrics.eventsReceived.inc(outcome.seqs.length); metrics.eventsBusy.inc(outcome.seqs.length); }
+        metrics.ackSeconds.observe((now - r.at) / 1000);
+        r.reply(outcome);
+      }
+    } else {
+      requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
+    }
+    // Frames the worker did not answer (it failed): the session decodes seqs and answers busy.
+    for (const [ref, r] of batch.replies) {
+      inflightBytes -= r.bytes;
+      r.reply({ ref, ok: false, code: 'busy_error', msg: 'ingest worker failed', boot: -1, seqs: [] });
+    }
+    metrics.inflightBytes.set(inflightBytes);
+    if (open.items.length || pendingHub.length) flush();
+    if (batchesInFlight === 0 && open.items.length === 0) for (const w of idleWaiters.splice(0)) w();
+  }
+
+  function requeueHub(items: HubEventItem[]) {
+    const room = opts.maxPendingHubEvents - pendingHub.length;
+    if (items.length > room) metrics.hubEventsDropped.inc(items.length - room);
+    pendingHub.push(...items.slice(0, Math.max(0, room)));
+  }
+
+  return {
+    /** Queues one ev frame; false when the in-flight bound is reached (answer busy). */
+    submitFrame(device: DeviceRef, encoding: Encoding, message: ArrayBuffer, reply: Reply): boolean {
+      if (inflightBytes + message.byteLength > opts.maxInflightBytes) return false;
+      const copy = message.slice(0); // uWS reuses `message` after the callback returns
+      const ref = nextRef++;
+      const item: FrameItem = { kind: 'frame', ref, deviceId: device.deviceId, orgId: device.orgId, siteId: device.siteId, encoding, bytes: new Uint8Array(copy) };
+      open.items.push(item);
+      open.transfer.push(copy);
+      open.bytes += copy.byteLength;
+      open.replies.set(ref, { reply, bytes: copy.byteLength, at: performance.now() });
+      inflightBytes += copy.byteLength;
+      metrics.inflightBytes.set(inflightBytes);
+      schedule();
+      return true;
+    },
+    recordHubEvent(item: HubEventItem) {
+      if (pendingHub.length >= opts.maxPendingHubEvents) { metrics.hubEventsDropped.inc(); return; }
+      pendingHub.push(item);
+      schedule();
+    },
+    get inflightBytes() { return inflightBytes; },
+    get saturated() { return inflightBytes >= opts.maxInflightBytes; },
+    /** Sends the open batch now and resolves when nothing is in flight. */
+    drain(): Promise<void> {
+      flush();
+      if (batchesInFlight === 0 && open.items.length === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+  };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;

@@ -1,0 +1,202 @@
+// The hub's composition root: the only place that builds objects and wires them together.
+// `npm start` runs this file; tests call startHub() with their own configuration.
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Piscina } from 'piscina';
+import type { WorkerSettings } from '../protocol/tasks.js';
+import { createAccessEngine } from './access.js';
+import { createCommandRouter } from './commands.js';
+import { keyFingerprint, loadConfig, PROJECT_ROOT, type Config } from './config.js';
+import { createControl } from './control.js';
+import { startEmbeddedPostgres, type EmbeddedDb } from './embedded-postgres.js';
+import { registerHttpRoutes } from './http.js';
+import { createIngest } from './ingest.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { createTerminalEndpoint } from './terminals.js';
+import { listenPort, loadUws, type us_listen_socket } from './uws.js';
+
+const HEARTBEAT_MS = 5000;
+const SHUTDOWN_DRAIN_MS = 10_000;
+
+// Workers are referenced by file only, never imported: the database client must not load here.
+// Compiled (Docker) they are .js files loaded directly; from the .ts sources a shim loads tsx first.
+const FROM_SOURCES = path.extname(fileURLToPath(import.meta.url)) === '.ts';
+const WORKERS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workers');
+function worker(name: string): { filename: string; data: { $module?: string } } {
+  const module = pathToFileURL(path.join(WORKERS, `${name}${FROM_SOURCES ? '.ts' : '.js'}`)).href;
+  return FROM_SOURCES ? { filename: pathToFileURL(path.join(WORKERS, 'tsx-shim.mjs')).href, data: { $module: module } } : { filename: module, data: {} };
+}
+
+export interface Hub {
+  port: number;
+  config: Readonly<Config>;
+  metrics: ReturnType<typeof createMetrics>;
+  log: Logger;
+  /** Resolves once the hub decides on state version `v` or newer. */
+  waitForState(v: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      log.warn({ err, attempt: i }, `${what} failed; retrying`);
+      await sleep(Math.min(2000, 100 * 2 ** i));
+    }
+  }
+}
+
+export async function startHub(config: Readonly<Config>, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
+  const uws = loadUws(config.allowUwsFallback);
+  if (!uws.native) log.warn({ detail: uws.detail }, 'running on the slow uWebSockets.js JavaScript fallback');
+  const metrics = createMetrics();
+
+  let embedded: EmbeddedDb | undefined;
+  if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, config.pgPort, log.child({ component: 'embedded-postgres' }));
+  const databaseUrl = config.databaseUrl ?? embedded!.url;
+
+  const controlWorker = worker('control');
+  const control = createControl(controlWorker.filename, { ...controlWorker.data, databaseUrl, migrationsDir: pathToFileURL(path.join(PROJECT_ROOT, 'migrations') + path.sep).href });
+  const applied = await retry('migrations', log, () => control.migrate());
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  if (!(await control.checkKeyFingerprint(keyFingerprint(config.credentialKey)))) {
+    throw Object.assign(new Error('LINTEL_CREDENTIAL_KEY differs from the key this database was set up with'), { code: 'LINTEL_ERR_CONFIG_INVALID' });
+  }
+
+  const engine = createAccessEngine({ credentialKey: config.credentialKey });
+  const stateWaiters: { v: number; resolve(): void }[] = [];
+  let storeUp = true;
+  let draining = false;
+  let reloading: Promise<void> | undefined;
+  let reloadAgain = false;
+  let terminals: ReturnType<typeof createTerminalEndpoint> | undefined;
+
+  async function reload(): Promise<void> {
+    if (reloading) { reloadAgain = true; return reloading; }
+    reloading = (async () => {
+      do {
+        reloadAgain = false;
+        const snap = await control.snapshot();
+        if (snap.version >= engine.version) {
+          engine.load(snap);
+          metrics.stateVersion.set(snap.version);
+          terminals?.enforce(engine.deviceById);
+          for (const w of stateWaiters.splice(0)) if (w.v <= snap.version) w.resolve(); else stateWaiters.push(w);
+        }
+      } while (reloadAgain);
+      await control.heartbeat(config.hubId, engine.version).catch(() => {});
+    })().finally(() => { reloading = undefined; });
+    return reloading;
+  }
+  await reload();
+  control.listen((m) => {
+    if (m.type === 'listening' || m.version > engine.version) reload().catch((err) => log.error({ err }, 'state reload failed'));
+  });
+
+  const settings: WorkerSettings = {
+    databaseUrl, credentialKey: config.credentialKey, maxEventAgeMs: config.eventMaxAgeMs, maxEventFutureMs: config.eventMaxFutureMs, poolSize: 1,
+  };
+  const ingestWorker = worker('ingest');
+  const pool = new Piscina({ filename: ingestWorker.filename, minThreads: config.ingestWorkers, maxThreads: config.ingestWorkers, idleTimeout: Infinity, workerData: { ...settings, ...ingestWorker.data } });
+  pool.on('error', (err) => log.error({ err }, 'ingest worker error'));
+  const ingest = createIngest(
+    { batchMs: config.batchMs, batchMaxBytes: config.batchMaxBytes, maxInflightBytes: config.maxInflightBytes, maxBatchesInFlight: config.ingestWorkers * 2, maxPendingHubEvents: 100_000 },
+    {
+      pool, metrics, log: log.child({ component: 'ingest' }),
+      onStoreError(unavailable) { if (unavailable && storeUp) { storeUp = false; metrics.storeUp.set(0); log.warn('store unavailable'); } },
+      onStoreOk() { if (!storeUp) { storeUp = true; metrics.storeUp.set(1); log.info('store available again'); } },
+    },
+  );
+  metrics.storeUp.set(1);
+
+  const hubBoot = randomInt(1, 2 ** 31);
+  let hubSeq = 0;
+  const commands = createCommandRouter();
+  const app = uws.uws.App();
+  terminals = createTerminalEndpoint(app, {
+    heartbeatS: config.heartbeatS, maxConnections: config.maxConnections, maxBackpressure: config.maxBackpressure, busyRetryMs: config.busyRetryMs, retryAfterS: 5,
+  }, {
+    engine, commands, metrics, log: log.child({ component: 'terminals' }), ingest, hubBoot, nextHubSeq: () => ++hubSeq,
+    record: (item) => ingest.recordHubEvent(item), lastSeq: (deviceId, boot) => control.lastSeq(deviceId, boot),
+  });
+  registerHttpRoutes(app, metrics, {
+    ready() {
+      const reasons = [];
+      if (draining) reasons.push('draining');
+      if (!storeUp) reasons.push('store_unavailable');
+      return { ok: reasons.length === 0, reasons };
+    },
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(Object.assign(new Error(`cannot listen on ${config.host}:${config.port}`), { code: 'LINTEL_ERR_CONFIG_INVALID' }))));
+  });
+  const port = listenPort(uws.uws, listenSocket);
+
+  const beat = setInterval(() => {
+    control.ping().then(() => {
+      if (!storeUp && ingest.inflightBytes === 0) { storeUp = true; metrics.storeUp.set(1); log.info('store available again'); }
+      return control.heartbeat(config.hubId, engine.version);
+    }).catch(() => { if (storeUp) { storeUp = false; metrics.storeUp.set(0); log.warn('store unavailable'); } });
+  }, HEARTBEAT_MS);
+  beat.unref();
+  log.info({ port, hubId: config.hubId, stateVersion: engine.version, embedded: Boolean(embedded), workers: config.ingestWorkers }, 'hub listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port, config, metrics, log,
+    waitForState: (v) => (engine.version >= v ? Promise.resolve() : new Promise((resolve) => stateWaiters.push({ v, resolve }))),
+    close() {
+      closing ??= (async () => {
+        // Stop listening, answer what is in flight, close sessions with 1001, then the pools and SQL.
+        draining = true;
+        terminals!.draining = true;
+        clearInterval(beat);
+        uws.uws.us_listen_socket_close(listenSocket);
+        await Promise.race([ingest.drain(), sleep(SHUTDOWN_DRAIN_MS)]);
+        terminals!.closeAll();
+        commands.close();
+        await pool.destroy();
+        await control.forgetHub(config.hubId).catch(() => {});
+        await control.close();
+        await embedded?.stop();
+        log.info('hub stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`lintel: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  let hub: Hub;
+  try {
+    hub = await startHub(config, log);
+  } catch (err) {
+    log.fatal({ err, code: (err as { code?: string }).code }, 'hub failed to start');
+    process.exit(1);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), SHUTDOWN_DRAIN_MS + 10_000);
+      force.unref();
+      hub.close().then(() => process.exit(0), (err) => { log.error({ err }, 'shutdown failed'); process.exit(1); });
+    });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main();

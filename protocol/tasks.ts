@@ -1,0 +1,73 @@
+// What the event loop hands the worker pool and what comes back. Everything here crosses a
+// thread boundary by structured clone, so it stays plain data.
+import type { Encoding, QuarantineCode } from './frames.js';
+
+/** Settings a worker gets through workerData (never from process.env). */
+export interface WorkerSettings {
+  databaseUrl: string;
+  credentialKey: string; // hex; HMAC key for credential identifiers
+  maxEventAgeMs: number;
+  maxEventFutureMs: number;
+  poolSize: number; // connections per worker
+}
+
+/** The device an ev frame was received from: events are attributed to it alone. */
+export interface DeviceRef { deviceId: string; orgId: string; siteId: string }
+
+/** One ev frame as received, still encoded. */
+export interface FrameItem extends DeviceRef {
+  kind: 'frame';
+  ref: number; // the session's frame number, to route the answer back
+  encoding: Encoding;
+  bytes: Uint8Array;
+}
+
+/** An access decision the hub made itself (PROTOCOL section 5), recorded like any event. */
+export interface HubEventItem extends DeviceRef {
+  kind: 'hub';
+  boot: number;
+  seq: number;
+  ts: number;
+  credHash: string;
+  doorId: string | null;
+  personId: string | null;
+  granted: boolean;
+  reason: string;
+  rule: string | null;
+  rid: number;
+}
+
+export interface IngestTask { items: (FrameItem | HubEventItem)[] }
+
+export type FrameOutcome =
+  | { ref: number; ok: true; boot: number; seqs: number[]; q: { seq: number; code: QuarantineCode }[]; stored: number; duplicates: number; quarantined: number }
+  // The frame itself is bad (PROTOCOL section 4: error bad_frame); nothing of it is stored.
+  | { ref: number; ok: false; code: string; msg: string; boot?: undefined; seqs?: undefined }
+  // The store did not commit: answer busy (code 'busy': unreachable; 'busy_error': it refused the batch).
+  | { ref: number; ok: false; code: 'busy' | 'busy_error'; msg: string; boot: number; seqs: number[] };
+
+export interface IngestResult {
+  frames: FrameOutcome[];
+  hubEvents: number;
+  stored: number;
+  duplicates: number;
+  quarantined: number;
+  commitMs: number;
+  error?: { code: string; message: string; unavailable: boolean };
+}
+
+/** Everything the access engine decides from, as loaded by the control worker. Times are ms. */
+export interface AccessSnapshot {
+  version: number;
+  sites: { id: string; orgId: string; name: string; tz: string }[];
+  doors: { id: string; siteId: string; code: string; name: string; openMs: number; lockedDown: boolean }[];
+  devices: { id: string; siteId: string; name: string; tokenHash: string; enabled: boolean; doorIds: string[] }[];
+  people: { id: string; orgId: string; externalId: string; status: string; validFrom: number | null; validUntil: number | null }[];
+  credentials: { id: string; orgId: string; personId: string; credHash: string; status: string; validFrom: number | null; validUntil: number | null }[];
+  groups: { id: string; orgId: string; name: string; members: string[]; doors: string[]; windows: [dow: number, start: number, end: number][] }[];
+}
+
+/** Messages the control worker's listener posts to the hub. */
+export type ControlMessage =
+  | { type: 'listening' }
+  | { type: 'state'; version: number };

@@ -1,0 +1,101 @@
+// Turns one decoded event into a staging row or a quarantine verdict (PROTOCOL section 4).
+// Pure: the SQL that follows only resolves credentials, people and doors.
+import { createHmac } from 'node:crypto';
+import { encodedSize } from '../protocol/codec.js';
+import { EVENT_KINDS, MAX_EVENT_DATA_BYTES, type Encoding, type EventKind, type QuarantineCode } from '../protocol/frames.js';
+import { compileEventValidators, describeErrors } from '../protocol/schemas.js';
+
+const validators = compileEventValidators();
+const MAX_JSON_DEPTH = 16;
+
+export interface ClassifyOptions { now: number; maxAgeMs: number; maxFutureMs: number; credentialKey: Buffer; encoding: Encoding }
+
+export interface EventRow {
+  seq: number | null;
+  ts: number | null;
+  kind: string;
+  credHash: string | null;
+  personExt: string | null;
+  doorCode: string | null;
+  dir: string | null;
+  granted: boolean | null;
+  reason: string | null;
+  state: string | null;
+  code: string | null;
+  detail: string | null;
+  rid: number | null;
+  data: unknown;
+  qCode: QuarantineCode | null;
+  qDetail: string | null;
+  raw: unknown;
+}
+
+export function credentialHash(key: Buffer, cred: string): string {
+  return createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+}
+
+/** A JSON-safe copy for jsonb: no NUL characters (PostgreSQL rejects them), bounded depth. */
+export function jsonSafe(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value === 'boolean') return value;
+  if (value === undefined) return null;
+  if (depth >= MAX_JSON_DEPTH) return '[nested too deeply]';
+  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => jsonSafe(v, depth + 1));
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k.replaceAll('\0', '\uFFFD')] = jsonSafe(v, depth + 1);
+    return out;
+  }
+  return String(value);
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
+export function classify(event: unknown, opts: ClassifyOptions): EventRow {
+  const row: EventRow = {
+    seq: null, ts: null, kind: 'unknown', credHash: null, personExt: null, doorCode: null, dir: null,
+    granted: null, reason: null, state: null, code: null, detail: null, rid: null, data: null,
+    qCode: null, qDetail: null, raw: null,
+  };
+  const quarantine = (code: QuarantineCode, detail: string) => {
+    row.qCode = code;
+    row.qDetail = detail;
+    row.raw = jsonSafe(event);
+    return row;
+  };
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return quarantine('bad_seq', 'event is not a map');
+  const e = event as Record<string, unknown>;
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) {
+    return quarantine('bad_seq', 'seq must be a positive integer below 2^53');
+  }
+  row.seq = e.seq;
+  row.kind = typeof e.kind === 'string' ? e.kind.slice(0, 64) : 'unknown';
+  if (!EVENT_KINDS.includes(e.kind as EventKind)) return quarantine('unknown_kind', `unknown kind ${JSON.stringify(jsonSafe(e.kind))}`);
+  const validate = validators[e.kind as EventKind];
+  if (!validate(e)) return quarantine('bad_field', describeErrors(validate));
+  if (typeof e.ts !== 'number' || !Number.isSafeInteger(e.ts)) return quarantine('bad_field', '/ts must be an integer');
+  if (e.ts < opts.now - opts.maxAgeMs || e.ts > opts.now + opts.maxFutureMs) {
+    return quarantine('implausible_time', `ts ${e.ts} is outside the accepted window`);
+  }
+  row.ts = e.ts;
+  if (e.data !== undefined) {
+    if (encodedSize(e.data, opts.encoding) > MAX_EVENT_DATA_BYTES) return quarantine('data_too_large', 'data over 1 KiB encoded');
+    row.data = jsonSafe(e.data);
+  }
+  const cred = str(e.cred);
+  if (cred !== null) row.credHash = credentialHash(opts.credentialKey, cred);
+  row.personExt = str(e.person);
+  row.doorCode = str(e.door);
+  row.dir = str(e.dir);
+  row.granted = typeof e.granted === 'boolean' ? e.granted : null;
+  row.reason = str(e.reason);
+  row.state = str(e.state);
+  row.code = str(e.code);
+  row.detail = str(e.detail);
+  row.rid = typeof e.rid === 'number' ? e.rid : null;
+  return row;
+}

@@ -1,0 +1,111 @@
+// Piscina task module for the hub's control plane: migrations, the access snapshot, last_seq
+// lookups, liveness of the store, and the LISTEN connection that tells the hub of changes.
+import type { MessagePort } from 'node:worker_threads';
+import { workerData } from 'piscina';
+import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
+import { connect, type Sql } from './db.js';
+import { migrate as runMigrations } from './migrate.js';
+
+interface ControlSettings { databaseUrl: string; migrationsDir: string }
+const settings = workerData as ControlSettings;
+let sql: Sql | undefined;
+const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 4, applicationName: 'lintel-control' }));
+
+export async function migrate(): Promise<string[]> {
+  const applied = await runMigrations(db(), new URL(settings.migrationsDir));
+  await ensurePartitions();
+  return applied;
+}
+
+/** Monthly event partitions from last month to three months ahead. */
+export async function ensurePartitions(): Promise<number> {
+  const [row] = await db()`SELECT lintel_ensure_partitions((now() - interval '1 month')::date, 5) AS made`;
+  return Number(row?.made ?? 0);
+}
+
+export async function ping(): Promise<boolean> {
+  await db()`SELECT 1`;
+  return true;
+}
+
+export async function lastSeq({ deviceId, boot }: { deviceId: string; boot: number }): Promise<number> {
+  const [row] = await db()`SELECT coalesce(max(seq), 0) AS s FROM event_keys
+                           WHERE device_id = ${deviceId} AND source = 't' AND boot = ${boot}`;
+  return Number(row?.s ?? 0);
+}
+
+const ms = (d: Date | null) => (d === null ? null : d.getTime());
+
+export async function snapshot(): Promise<AccessSnapshot> {
+  // One snapshot of all tables, so the version matches the data (state_version is bumped in the
+  // same transaction as every change).
+  return db().begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+    const [v] = await tx`SELECT v FROM state_version`;
+    const sites = await tx`SELECT id, org_id, name, tz FROM sites`;
+    const doors = await tx`SELECT id, site_id, code, name, open_ms, locked_down FROM doors`;
+    const devices = await tx`SELECT d.id, d.site_id, d.name, encode(d.token_hash, 'hex') AS token_hash, d.enabled,
+                               coalesce(array_agg(dd.door_id) FILTER (WHERE dd.door_id IS NOT NULL), '{}') AS door_ids
+                             FROM devices d LEFT JOIN device_doors dd ON dd.device_id = d.id GROUP BY d.id`;
+    const people = await tx`SELECT id, org_id, external_id, status, valid_from, valid_until FROM people`;
+    const creds = await tx`SELECT id, org_id, person_id, encode(cred_hash, 'hex') AS cred_hash, status, valid_from, valid_until
+                           FROM credentials`;
+    const groups = await tx`SELECT g.id, g.org_id, g.name,
+        coalesce((SELECT array_agg(person_id) FROM access_group_members m WHERE m.group_id = g.id), '{}') AS members,
+        coalesce((SELECT array_agg(door_id) FROM access_group_doors d WHERE d.group_id = g.id), '{}') AS doors,
+        coalesce((SELECT json_agg(json_build_array(dow, start_min, end_min)) FROM access_group_schedules s
+                  WHERE s.group_id = g.id), '[]') AS windows
+      FROM access_groups g`;
+    return {
+      version: Number(v?.v ?? 0),
+      sites: sites.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, tz: r.tz })),
+      doors: doors.map((r) => ({ id: r.id, siteId: r.site_id, code: r.code, name: r.name, openMs: r.open_ms, lockedDown: r.locked_down })),
+      devices: devices.map((r) => ({ id: r.id, siteId: r.site_id, name: r.name, tokenHash: r.token_hash, enabled: r.enabled, doorIds: r.door_ids })),
+      people: people.map((r) => ({ id: r.id, orgId: r.org_id, externalId: r.external_id, status: r.status, validFrom: ms(r.valid_from), validUntil: ms(r.valid_until) })),
+      credentials: creds.map((r) => ({ id: r.id, orgId: r.org_id, personId: r.person_id, credHash: r.cred_hash, status: r.status, validFrom: ms(r.valid_from), validUntil: ms(r.valid_until) })),
+      groups: groups.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, members: r.members, doors: r.doors, windows: r.windows })),
+    };
+  });
+}
+
+/** Records which state version this hub decides on, so writers can wait until every hub has it. */
+export async function heartbeat({ hubId, applied }: { hubId: string; applied: number }): Promise<void> {
+  await db()`INSERT INTO hub_instances (id, applied_version) VALUES (${hubId}, ${applied})
+             ON CONFLICT (id) DO UPDATE SET seen_at = now(), applied_version = excluded.applied_version`;
+}
+
+export async function forgetHub({ hubId }: { hubId: string }): Promise<void> {
+  await db()`DELETE FROM hub_instances WHERE id = ${hubId}`;
+}
+
+/**
+ * Long-lived: LISTENs for state changes and posts them to `port` until the hub posts 'stop'.
+ * postgres.js re-LISTENs after a reconnect and calls onlisten again: the hub then reloads
+ * everything, since notifications sent while it was away are lost.
+ */
+export async function listen({ port }: { port: MessagePort }): Promise<void> {
+  const post = (m: ControlMessage) => port.postMessage(m);
+  const sub = await db().listen('lintel_state', (payload) => post({ type: 'state', version: Number(payload) }), () => post({ type: 'listening' }));
+  await new Promise<void>((resolve) => port.once('message', () => resolve()));
+  await sub.unlisten();
+  port.close();
+}
+
+export async function close(): Promise<void> {
+  await sql?.end({ timeout: 2 });
+  sql = undefined;
+}
+
+/** The first hub stores the key's fingerprint; any later hub or tool must match it. */
+export async function checkKeyFingerprint({ fingerprint }: { fingerprint: string }): Promise<boolean> {
+  const [row] = await db()`INSERT INTO lintel_settings (name, value) VALUES ('credential_key_fingerprint', ${fingerprint})
+                           ON CONFLICT (name) DO UPDATE SET value = lintel_settings.value RETURNING value`;
+  return row?.value === fingerprint;
+}
+
+const tasks = { migrate, ensurePartitions, ping, lastSeq, snapshot, heartbeat, forgetHub, listen, close, checkKeyFingerprint };
+export type ControlOp = keyof typeof tasks;
+
+/** Piscina entry: `{ op, arg }` names the task. */
+export default function control({ op, arg }: { op: ControlOp; arg: never }): Promise<unknown> {
+  return tasks[op](arg);
+}

@@ -1,0 +1,207 @@
+// Piscina task: decode a batch of ev frames (from many terminals) plus the hub's own access
+// decisions, validate them, and store them with one COPY and one statement in one transaction.
+// The outcome of every seq goes back so the hub can ack only what is committed (PROTOCOL section 4).
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { workerData } from 'piscina';
+import { decodeFrame } from '../protocol/codec.js';
+import { MAX_EVENTS_PER_FRAME, type QuarantineCode } from '../protocol/frames.js';
+import { compileFrameValidators, describeErrors } from '../protocol/schemas.js';
+import type { FrameItem, FrameOutcome, HubEventItem, IngestResult, IngestTask, WorkerSettings } from '../protocol/tasks.js';
+import { classify, type EventRow } from './classify.js';
+import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
+import { connect, isUnavailable, type Sql } from './db.js';
+
+const settings = workerData as WorkerSettings;
+const credentialKey = Buffer.from(settings.credentialKey, 'hex');
+const frameValidators = compileFrameValidators();
+let sql: Sql | undefined;
+const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-ingest' }));
+
+const STAGING_COLUMNS = [
+  'ord', 'org_id', 'site_id', 'device_id', 'source', 'boot', 'seq', 'ts', 'kind', 'cred_hash', 'person_ext',
+  'door_code', 'person_id', 'door_id', 'dir', 'granted', 'reason', 'state', 'code', 'detail', 'rid', 'rule',
+  'data', 'q_code', 'q_detail', 'raw',
+] as const;
+
+const CREATE_STAGING = `CREATE TEMP TABLE IF NOT EXISTS staging_events (
+  ord int, org_id uuid, site_id uuid, device_id uuid, source "char", boot bigint, seq bigint, ts timestamptz,
+  kind text, cred_hash bytea, person_ext text, door_code text, person_id uuid, door_id uuid, dir text,
+  granted boolean, reason text, state text, code text, detail text, rid bigint, rule text, data jsonb,
+  q_code text, q_detail text, raw jsonb) ON COMMIT DELETE ROWS`;
+
+// Resolves credentials, people and doors, records each identity once in event_keys, and routes
+// new rows to events or quarantine. Returns only the rows that are not "new and stored".
+const RESOLVE_AND_STORE = `
+WITH r AS (
+  SELECT s.*, c.id AS rcred, coalesce(s.person_id, c.person_id, p.id) AS rperson, coalesce(s.door_id, d.id) AS rdoor
+  FROM staging_events s
+  LEFT JOIN credentials c ON s.cred_hash IS NOT NULL AND c.org_id = s.org_id AND c.cred_hash = s.cred_hash
+  LEFT JOIN people p ON s.person_ext IS NOT NULL AND p.org_id = s.org_id AND p.external_id = s.person_ext
+  LEFT JOIN doors d ON s.door_code IS NOT NULL AND d.site_id = s.site_id AND d.code = s.door_code
+), v AS (
+  SELECT r.*, CASE
+    WHEN r.q_code IS NOT NULL THEN r.q_code
+    WHEN r.kind = 'punch' AND r.cred_hash IS NOT NULL AND r.rcred IS NULL THEN 'unknown_credential'
+    WHEN r.kind = 'punch' AND r.person_ext IS NOT NULL AND r.rperson IS NULL THEN 'unknown_person'
+    WHEN r.door_code IS NOT NULL AND r.rdoor IS NULL THEN 'unknown_door'
+  END AS fq
+  FROM r
+), k AS (
+  INSERT INTO event_keys (device_id, source, boot, seq, outcome)
+  SELECT device_id, source, boot, seq, CASE WHEN fq IS NULL THEN 's' ELSE 'q' END FROM v WHERE seq IS NOT NULL
+  ON CONFLICT DO NOTHING
+  RETURNING device_id, source, boot, seq
+), e AS (
+  INSERT INTO events (ts, org_id, site_id, device_id, source, boot, seq, kind, person_id, credential_id, cred_hash,
+                      door_id, dir, granted, reason, state, code, detail, rid, rule, data)
+  SELECT v.ts, v.org_id, v.site_id, v.device_id, CASE v.source WHEN 'h' THEN 'hub' ELSE 'terminal' END, v.boot, v.seq,
+         v.kind, v.rperson, v.rcred, v.cred_hash, v.rdoor, v.dir, v.granted, v.reason, v.state, v.code, v.detail,
+         v.rid, v.rule, v.data
+  FROM v JOIN k USING (device_id, source, boot, seq)
+  WHERE v.fq IS NULL
+  RETURNING 1
+), q AS (
+  INSERT INTO quarantine (org_id, site_id, device_id, source, boot, seq, code, detail, raw)
+  SELECT v.org_id, v.site_id, v.device_id, CASE v.source WHEN 'h' THEN 'hub' ELSE 'terminal' END, v.boot, v.seq,
+         v.fq, v.q_detail, coalesce(v.raw, '{}'::jsonb)
+  FROM v LEFT JOIN k USING (device_id, source, boot, seq)
+  WHERE v.fq IS NOT NULL AND (v.seq IS NULL OR k.seq IS NOT NULL)
+  RETURNING 1
+)
+SELECT v.ord, v.fq, (k.seq IS NOT NULL) AS fresh, (SELECT count(*) FROM e) AS n_events, (SELECT count(*) FROM q) AS n_quarantined
+FROM v LEFT JOIN k USING (device_id, source, boot, seq)
+WHERE v.fq IS NOT NULL OR k.seq IS NULL
+UNION ALL
+SELECT -1, NULL, NULL, (SELECT count(*) FROM e), (SELECT count(*) FROM q)`;
+
+interface Staged {
+  rows: string[];
+  frames: { item: FrameItem; boot: number; ords: { seq: number; ord: number }[]; q: Map<number, QuarantineCode> }[];
+  outcomes: FrameOutcome[];
+}
+
+function stage(items: IngestTask['items'], now: number): Staged {
+  const staged: Staged = { rows: [], frames: [], outcomes: [] };
+  const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
+  const addRow = (key: string | null, values: CopyValue[]): number => {
+    if (key !== null) {
+      const seen = firstOrd.get(key);
+      if (seen !== undefined) return seen;
+      firstOrd.set(key, staged.rows.length);
+    }
+    const ord = staged.rows.length;
+    staged.rows.push(copyRow([ord, ...values]));
+    return ord;
+  };
+  for (const item of items) {
+    if (item.kind === 'hub') {
+      addRow(`${item.deviceId}|h|${item.boot}|${item.seq}`, hubValues(item));
+      continue;
+    }
+    let frame: Record<string, unknown>;
+    try {
+      frame = decodeFrame(item.bytes, item.encoding);
+    } catch (err) {
+      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_UNDECODABLE', msg: (err as Error).message });
+      continue;
+    }
+    const events = frame.events;
+    if (Array.isArray(events) && events.length > MAX_EVENTS_PER_FRAME) {
+      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_TOO_MANY_EVENTS', msg: `${events.length} events; at most ${MAX_EVENTS_PER_FRAME}` });
+      continue;
+    }
+    if (!frameValidators.ev(frame)) {
+      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: describeErrors(frameValidators.ev) });
+      continue;
+    }
+    const boot = frame.boot as number;
+    const entry: Staged['frames'][number] = { item, boot, ords: [], q: new Map() };
+    const opts = { now, maxAgeMs: settings.maxEventAgeMs, maxFutureMs: settings.maxEventFutureMs, credentialKey, encoding: item.encoding };
+    for (const event of events as unknown[]) {
+      const row = classify(event, opts);
+      const key = row.seq === null ? null : `${item.deviceId}|t|${boot}|${row.seq}`;
+      const ord = addRow(key, terminalValues(item, boot, row));
+      if (row.seq !== null) {
+        entry.ords.push({ seq: row.seq, ord });
+        if (row.qCode) entry.q.set(row.seq, row.qCode);
+      }
+    }
+    staged.frames.push(entry);
+  }
+  return staged;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+function terminalValues(item: FrameItem, boot: number, r: EventRow): CopyValue[] {
+  return [
+    item.orgId, item.siteId, item.deviceId, 't', boot, r.seq, iso(r.ts), r.kind, byteaHex(r.credHash), r.personExt,
+    r.doorCode, null, null, r.dir, r.granted, r.reason, r.state, r.code, r.detail, r.rid, null, json(r.data),
+    r.qCode, r.qDetail, json(r.raw),
+  ];
+}
+
+function hubValues(h: HubEventItem): CopyValue[] {
+  return [
+    h.orgId, h.siteId, h.deviceId, 'h', h.boot, h.seq, iso(h.ts), 'access', byteaHex(h.credHash), null, null,
+    h.personId, h.doorId, null, h.granted, h.reason, null, null, null, h.rid, h.rule, null, null, null, null,
+  ];
+}
+
+async function store(rows: string[]) {
+  const started = performance.now();
+  const result = await db().begin(async (tx) => {
+    await tx.unsafe(CREATE_STAGING);
+    const sink = await tx.unsafe(`COPY staging_events (${STAGING_COLUMNS.join(', ')}) FROM STDIN`).writable();
+    await pipeline(Readable.from([rows.join('')]), sink);
+    return tx.unsafe<{ ord: number; fq: QuarantineCode | null; fresh: boolean | null; n_events: number; n_quarantined: number }[]>(RESOLVE_AND_STORE);
+  });
+  return { result, commitMs: performance.now() - started };
+}
+
+export default async function ingest(task: IngestTask): Promise<IngestResult> {
+  const staged = stage(task.items, Date.now());
+  const hubEvents = task.items.filter((i) => i.kind === 'hub').length;
+  const out: IngestResult = { frames: staged.outcomes, hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
+  if (staged.rows.length === 0) return out;
+  let stored;
+  try {
+    stored = await store(staged.rows);
+  } catch (err) {
+    // Nothing of this batch is committed: every frame is answered busy and will be resent.
+    for (const f of staged.frames) {
+      out.frames.push({ ref: f.item.ref, ok: false, code: isUnavailable(err) ? 'busy' : 'busy_error', msg: (err as Error).message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
+    }
+    out.error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) };
+    return out;
+  }
+  out.commitMs = stored.commitMs;
+  const notFresh = new Map<number, { fq: QuarantineCode | null; fresh: boolean }>();
+  for (const r of stored.result) {
+    if (r.ord === -1) { out.stored = Number(r.n_events); out.quarantined = Number(r.n_quarantined); continue; }
+    notFresh.set(r.ord, { fq: r.fq, fresh: Boolean(r.fresh) });
+  }
+  const counted = new Set<number>(); // a row seen twice in one batch counts once as new
+  for (const f of staged.frames) {
+    const seqs: number[] = [];
+    const q: { seq: number; code: QuarantineCode }[] = [];
+    let fresh = 0;
+    let duplicates = 0;
+    let quarantined = 0;
+    for (const { seq, ord } of f.ords) {
+      seqs.push(seq);
+      const r = notFresh.get(ord);
+      const code = r?.fq ?? null;
+      if (code) q.push({ seq, code });
+      if (counted.has(ord) || (r && !r.fresh)) duplicates++;
+      else if (code) quarantined++;
+      else fresh++;
+      counted.add(ord);
+    }
+    out.duplicates += duplicates;
+    out.frames.push({ ref: f.item.ref, ok: true, boot: f.boot, seqs, q, stored: fresh, duplicates, quarantined });
+  }
+  return out;
+}
