@@ -29,7 +29,9 @@ export function createControl(filename: string, workerData: { databaseUrl: strin
     },
     async close() {
       stopListening?.();
-      await Promise.race([listening, new Promise((r) => setTimeout(r, 1000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([listening, new Promise((r) => { timer = setTimeout(r, 1000); })]);
+      clearTimeout(timer);
       await call('close').catch(() => {});
       await pool.destroy();
     },

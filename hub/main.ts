@@ -32,6 +32,7 @@ function worker(name: string): { filename: string; data: { $module?: string } } 
 
 export interface Hub {
   port: number;
+  databaseUrl: string;
   config: Readonly<Config>;
   metrics: ReturnType<typeof createMetrics>;
   log: Logger;
@@ -150,7 +151,7 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
 
   let closing: Promise<void> | undefined;
   return {
-    port, config, metrics, log,
+    port, databaseUrl, config, metrics, log,
     waitForState: (v) => (engine.version >= v ? Promise.resolve() : new Promise((resolve) => stateWaiters.push({ v, resolve }))),
     close() {
       closing ??= (async () => {
@@ -159,7 +160,9 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
         terminals!.draining = true;
         clearInterval(beat);
         uws.uws.us_listen_socket_close(listenSocket);
-        await Promise.race([ingest.drain(), sleep(SHUTDOWN_DRAIN_MS)]);
+        const giveUp = new AbortController();
+        await Promise.race([ingest.drain(), sleep(SHUTDOWN_DRAIN_MS, undefined, { signal: giveUp.signal }).catch(() => {})]);
+        giveUp.abort();
         terminals!.closeAll();
         commands.close();
         await pool.destroy();

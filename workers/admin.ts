@@ -1,0 +1,194 @@
+// Piscina task module for provisioning and changes to what the access engine reads: used by the
+// operator CLI (and the operator API). Every change bumps the state version in the same
+// transaction (a trigger), which tells every hub to reload; waitForHubs waits until they have.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { workerData } from 'piscina';
+import { LintelError } from '../protocol/errors.js';
+import { connect, type Sql } from './db.js';
+import { migrate as runMigrations } from './migrate.js';
+
+interface AdminSettings { databaseUrl: string; credentialKey: string; migrationsDir: string }
+const settings = workerData as AdminSettings;
+let sql: Sql | undefined;
+const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 2, applicationName: 'lintel-admin' }));
+const credentialKey = () => Buffer.from(settings.credentialKey, 'hex');
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (s: string) => UUID.test(s);
+
+export const hashCredential = (cred: string) => createHmac('sha256', credentialKey()).update(cred, 'utf8').digest();
+const newToken = () => `ltd_${randomBytes(32).toString('base64url')}`;
+const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+async function one<T>(rows: Promise<T[]>, what: string): Promise<T> {
+  const [row] = await rows;
+  if (!row) throw new LintelError('LINTEL_ERR_STORE_NOT_FOUND', what);
+  return row;
+}
+
+async function unique<T>(p: Promise<T>, what: string): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new LintelError('LINTEL_ERR_STORE_CONFLICT', what);
+    throw err;
+  }
+}
+
+// Name-or-id lookups, so operators can type names.
+const orgId = (ref: string) =>
+  one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM organizations WHERE id = ${ref}` : db()<{ id: string }[]>`SELECT id FROM organizations WHERE name = ${ref}`, `organization ${ref}`).then((r) => r.id);
+const site = async (ref: string, org?: string) =>
+  isUuid(ref)
+    ? one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE id = ${ref}`, `site ${ref}`)
+    : one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE name = ${ref} AND (${org ?? null}::uuid IS NULL OR org_id = ${org ?? null})`, `site ${ref}`);
+const doorId = async (ref: string, siteRef?: string, org?: string) => {
+  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT id FROM doors WHERE id = ${ref}`, `door ${ref}`)).id;
+  if (!siteRef) throw new LintelError('LINTEL_ERR_CLI_USAGE', 'a door code needs --site');
+  const s = await site(siteRef, org);
+  return (await one(db()<{ id: string }[]>`SELECT id FROM doors WHERE site_id = ${s.id} AND code = ${ref}`, `door ${ref}`)).id;
+};
+const personId = async (ref: string, org: string) =>
+  (await one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM people WHERE id = ${ref} AND org_id = ${org}` : db()<{ id: string }[]>`SELECT id FROM people WHERE external_id = ${ref} AND org_id = ${org}`, `person ${ref}`)).id;
+const groupId = async (ref: string, org: string) =>
+  (await one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM access_groups WHERE id = ${ref} AND org_id = ${org}` : db()<{ id: string }[]>`SELECT id FROM access_groups WHERE name = ${ref} AND org_id = ${org}`, `group ${ref}`)).id;
+const deviceId = async (ref: string, siteRef?: string, org?: string) => {
+  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT id FROM devices WHERE id = ${ref}`, `device ${ref}`)).id;
+  if (!siteRef) throw new LintelError('LINTEL_ERR_CLI_USAGE', 'a device name needs --site');
+  const s = await site(siteRef, org);
+  return (await one(db()<{ id: string }[]>`SELECT id FROM devices WHERE site_id = ${s.id} AND name = ${ref}`, `device ${ref}`)).id;
+};
+
+const ts = (v?: string | null) => (v ? new Date(v) : null);
+
+export const ops = {
+  async migrate() {
+    return runMigrations(db(), new URL(settings.migrationsDir));
+  },
+  async createOrg(a: { name: string }) {
+    return unique(one(db()`INSERT INTO organizations (name) VALUES (${a.name}) RETURNING id, name`, 'organization'), `organization ${a.name}`);
+  },
+  async createSite(a: { org: string; name: string; tz: string }) {
+    const org = await orgId(a.org);
+    return unique(one(db()`INSERT INTO sites (org_id, name, tz) VALUES (${org}, ${a.name}, ${a.tz}) RETURNING id, org_id, name, tz`, 'site'), `site ${a.name}`);
+  },
+  async createDoor(a: { site: string; org?: string; code: string; name?: string; openMs?: number }) {
+    const s = await site(a.site, a.org && (await orgId(a.org)));
+    return unique(one(db()`INSERT INTO doors (site_id, code, name, open_ms) VALUES (${s.id}, ${a.code}, ${a.name ?? a.code}, ${a.openMs ?? 5000})
+                           RETURNING id, site_id, code, name, open_ms`, 'door'), `door ${a.code}`);
+  },
+  async setDoorLockdown(a: { door: string; site?: string; org?: string; lockedDown: boolean }) {
+    const id = await doorId(a.door, a.site, a.org && (await orgId(a.org)));
+    return one(db()`UPDATE doors SET locked_down = ${a.lockedDown} WHERE id = ${id} RETURNING id, code, locked_down`, 'door');
+  },
+  async createDevice(a: { site: string; org?: string; name: string; doors?: string[] }) {
+    const s = await site(a.site, a.org && (await orgId(a.org)));
+    const token = newToken();
+    return db().begin(async (tx) => {
+      const [d] = await unique(tx`INSERT INTO devices (site_id, name, token_hash) VALUES (${s.id}, ${a.name}, ${hashToken(token)}) RETURNING id, site_id, name`, `device ${a.name}`);
+      for (const code of a.doors ?? []) {
+        const [door] = await tx`SELECT id FROM doors WHERE site_id = ${s.id} AND (code = ${code} OR id::text = ${code})`;
+        if (!door) throw new LintelError('LINTEL_ERR_STORE_NOT_FOUND', `door ${code}`);
+        await tx`INSERT INTO device_doors (device_id, door_id) VALUES (${d!.id}, ${door.id}) ON CONFLICT DO NOTHING`;
+      }
+      return { ...d, token };
+    });
+  },
+  async rotateDeviceToken(a: { device: string; site?: string; org?: string }) {
+    const id = await deviceId(a.device, a.site, a.org && (await orgId(a.org)));
+    const token = newToken();
+    const d = await one(db()`UPDATE devices SET token_hash = ${hashToken(token)}, token_rotated_at = now() WHERE id = ${id} RETURNING id, name`, 'device');
+    return { ...d, token };
+  },
+  async setDeviceEnabled(a: { device: string; site?: string; org?: string; enabled: boolean }) {
+    const id = await deviceId(a.device, a.site, a.org && (await orgId(a.org)));
+    return one(db()`UPDATE devices SET enabled = ${a.enabled} WHERE id = ${id} RETURNING id, name, enabled`, 'device');
+  },
+  async createPerson(a: { org: string; externalId: string; name?: string; validFrom?: string; validUntil?: string }) {
+    const org = await orgId(a.org);
+    return unique(one(db()`INSERT INTO people (org_id, external_id, display_name, valid_from, valid_until)
+                           VALUES (${org}, ${a.externalId}, ${a.name ?? null}, ${ts(a.validFrom)}, ${ts(a.validUntil)})
+                           RETURNING id, external_id, status`, 'person'), `person ${a.externalId}`);
+  },
+  async updatePerson(a: { org: string; person: string; status?: 'active' | 'suspended'; validFrom?: string | null; validUntil?: string | null }) {
+    const org = await orgId(a.org);
+    const id = await personId(a.person, org);
+    return one(db()`UPDATE people SET
+        status = coalesce(${a.status ?? null}, status),
+        valid_from = CASE WHEN ${a.validFrom !== undefined} THEN ${ts(a.validFrom)}::timestamptz ELSE valid_from END,
+        valid_until = CASE WHEN ${a.validUntil !== undefined} THEN ${ts(a.validUntil)}::timestamptz ELSE valid_until END
+      WHERE id = ${id} RETURNING id, external_id, status, valid_from, valid_until`, 'person');
+  },
+  async addCredential(a: { org: string; person: string; cred: string; kind?: string; validFrom?: string; validUntil?: string }) {
+    const org = await orgId(a.org);
+    const pid = await personId(a.person, org);
+    return unique(one(db()`INSERT INTO credentials (org_id, person_id, kind, cred_hash, valid_from, valid_until)
+                           VALUES (${org}, ${pid}, ${a.kind ?? 'card'}, ${hashCredential(a.cred)}, ${ts(a.validFrom)}, ${ts(a.validUntil)})
+                           RETURNING id, person_id, kind, status`, 'credential'), 'credential already registered');
+  },
+  async revokeCredential(a: { org: string; cred: string }) {
+    const org = await orgId(a.org);
+    return one(db()`UPDATE credentials SET status = 'revoked' WHERE org_id = ${org} AND cred_hash = ${hashCredential(a.cred)}
+                    RETURNING id, person_id, status`, 'credential');
+  },
+  async createGroup(a: { org: string; name: string }) {
+    const org = await orgId(a.org);
+    return unique(one(db()`INSERT INTO access_groups (org_id, name) VALUES (${org}, ${a.name}) RETURNING id, name`, 'group'), `group ${a.name}`);
+  },
+  async addGroupMember(a: { org: string; group: string; person: string }) {
+    const org = await orgId(a.org);
+    const [g, p] = await Promise.all([groupId(a.group, org), personId(a.person, org)]);
+    await db()`INSERT INTO access_group_members (group_id, person_id) VALUES (${g}, ${p}) ON CONFLICT DO NOTHING`;
+    return { group: g, person: p };
+  },
+  async addGroupDoor(a: { org: string; group: string; door: string; site?: string }) {
+    const org = await orgId(a.org);
+    const [g, d] = await Promise.all([groupId(a.group, org), doorId(a.door, a.site, org)]);
+    await db()`INSERT INTO access_group_doors (group_id, door_id) VALUES (${g}, ${d}) ON CONFLICT DO NOTHING`;
+    return { group: g, door: d };
+  },
+  async addGroupWindow(a: { org: string; group: string; days: number[]; startMin: number; endMin: number }) {
+    const org = await orgId(a.org);
+    const g = await groupId(a.group, org);
+    return db().begin(async (tx) => {
+      for (const dow of a.days) await tx`INSERT INTO access_group_schedules (group_id, dow, start_min, end_min) VALUES (${g}, ${dow}, ${a.startMin}, ${a.endMin})`;
+      return { group: g, days: a.days, startMin: a.startMin, endMin: a.endMin };
+    });
+  },
+  async stateVersion() {
+    const [r] = await db()`SELECT v FROM state_version`;
+    return Number(r?.v ?? 0);
+  },
+  /** Waits until every hub seen in the last 15 s decides on version `v` (or the timeout passes). */
+  async waitForHubs(a: { version: number; timeoutMs: number }) {
+    const deadline = Date.now() + a.timeoutMs;
+    for (;;) {
+      const behind = await db()<{ id: string }[]>`SELECT id FROM hub_instances
+        WHERE seen_at > now() - interval '15 seconds' AND applied_version < ${a.version}`;
+      if (behind.length === 0) return { behind: [] as string[] };
+      if (Date.now() > deadline) return { behind: behind.map((h) => h.id) };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  },
+  async query(a: { text: string; params?: unknown[] }) {
+    return db().unsafe(a.text, (a.params ?? []) as never[]);
+  },
+  async close() {
+    await sql?.end({ timeout: 2 });
+    sql = undefined;
+  },
+};
+
+export type AdminOp = keyof typeof ops;
+
+export type AdminReply = { ok: true; value: unknown } | { ok: false; code: string; message: string };
+
+/** Piscina entry. Errors come back as data: a thread boundary keeps an Error's message, not its code. */
+export default async function admin({ op, arg }: { op: AdminOp; arg: never }): Promise<AdminReply> {
+  try {
+    return { ok: true, value: await ops[op](arg) };
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    return { ok: false, code: e.code ?? 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
+  }
+}
