@@ -155,6 +155,61 @@ export const ops = {
       return { group: g, days: a.days, startMin: a.startMin, endMin: a.endMin };
     });
   },
+  /**
+   * Many devices, people and credentials in one transaction (one state change for the hubs to
+   * load): fleets for simulators and backfills. Existing people and credentials are kept; each
+   * named device gets a fresh token (tokens are never stored, so a rerun must rotate).
+   */
+  async bulkProvision(a: {
+    org: string; site: string; tz: string; doors?: string[];
+    devices?: string[]; people?: { externalId: string; creds: string[] }[]; group?: string;
+  }) {
+    return db().begin(async (tx) => {
+      const [org] = await tx<{ id: string }[]>`INSERT INTO organizations (name) VALUES (${a.org})
+        ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`;
+      const [s] = await tx<{ id: string; tz: string }[]>`INSERT INTO sites (org_id, name, tz) VALUES (${org!.id}, ${a.site}, ${a.tz})
+        ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id, tz`;
+      if (s!.tz !== a.tz) throw new LintelError('LINTEL_ERR_STORE_CONFLICT', `site ${a.site} exists in zone ${s!.tz}`);
+      const doorIds: string[] = [];
+      for (const code of a.doors ?? []) {
+        const [d] = await tx<{ id: string }[]>`INSERT INTO doors (site_id, code, name) VALUES (${s!.id}, ${code}, ${code})
+          ON CONFLICT (site_id, code) DO UPDATE SET code = excluded.code RETURNING id`;
+        doorIds.push(d!.id);
+      }
+      const devices: { id: string; name: string; token: string }[] = [];
+      for (const name of a.devices ?? []) {
+        const token = newToken();
+        const [d] = await tx<{ id: string }[]>`INSERT INTO devices (site_id, name, token_hash) VALUES (${s!.id}, ${name}, ${hashToken(token)})
+          ON CONFLICT (site_id, name) DO UPDATE SET token_hash = excluded.token_hash, token_rotated_at = now() RETURNING id`;
+        for (const door of doorIds) await tx`INSERT INTO device_doors (device_id, door_id) VALUES (${d!.id}, ${door}) ON CONFLICT DO NOTHING`;
+        devices.push({ id: d!.id, name, token });
+      }
+      const people = a.people ?? [];
+      if (people.length) {
+        await tx`INSERT INTO people ${tx(people.map((p) => ({ org_id: org!.id, external_id: p.externalId })))} ON CONFLICT (org_id, external_id) DO NOTHING`;
+        const creds = people.flatMap((p) => p.creds.map((c) => ({ externalId: p.externalId, hash: hashCredential(c) })));
+        for (let i = 0; i < creds.length; i += 1000) {
+          const chunk = creds.slice(i, i + 1000);
+          await tx`INSERT INTO credentials (org_id, person_id, cred_hash)
+            SELECT ${org!.id}, p.id, decode(c.hash, 'hex') FROM people p
+            JOIN unnest(${chunk.map((c) => c.externalId)}::text[], ${chunk.map((c) => c.hash.toString('hex'))}::text[]) AS c(ext, hash) ON p.external_id = c.ext
+            WHERE p.org_id = ${org!.id}
+            ON CONFLICT (org_id, cred_hash) DO NOTHING`;
+        }
+      }
+      if (a.group) {
+        const [g] = await tx<{ id: string }[]>`INSERT INTO access_groups (org_id, name) VALUES (${org!.id}, ${a.group})
+          ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id`;
+        for (const door of doorIds) await tx`INSERT INTO access_group_doors (group_id, door_id) VALUES (${g!.id}, ${door}) ON CONFLICT DO NOTHING`;
+        if (people.length) {
+          await tx`INSERT INTO access_group_members (group_id, person_id)
+            SELECT ${g!.id}, id FROM people WHERE org_id = ${org!.id} AND external_id = ANY(${people.map((p) => p.externalId)}::text[])
+            ON CONFLICT DO NOTHING`;
+        }
+      }
+      return { orgId: org!.id, siteId: s!.id, doorIds, devices };
+    });
+  },
   async stateVersion() {
     const [r] = await db()`SELECT v FROM state_version`;
     return Number(r?.v ?? 0);
