@@ -68,9 +68,8 @@ export class Terminal extends EventEmitter {
       ws.on('unexpected-response', (_req, res) => {
         settled = true;
         const err = Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, retryAfter: res.headers['retry-after'] });
-        ws.terminate();
+        ws.terminate(); // its close event schedules the reconnect
         reject(err);
-        this.#scheduleReconnect();
       });
       ws.on('error', (err) => {
         if (!settled) { settled = true; reject(err); }
@@ -97,6 +96,7 @@ export class Terminal extends EventEmitter {
       });
       ws.on('close', (code) => {
         this.stats.closes.push(code);
+        if (ws !== this.#ws) return; // an older socket of this terminal: nothing of ours to reset
         this.#inflight.clear();
         for (const p of [...this.#auth.values(), ...this.#pings.values()]) p.reject(new Error(`closed ${code}`));
         this.#auth.clear();

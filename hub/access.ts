@@ -90,11 +90,12 @@ export function createAccessEngine(opts: { credentialKey: string }) {
     });
     const c = idx.credentials.get(`${device.orgId}:${credHash}`);
     const person = c ? idx.people.get(c.personId) : undefined;
-    if (!c || !person) return result('unknown_credential');
-    if (c.status !== 'active') return result('credential_revoked', person);
+    // Every outcome names its rule: it is recorded with the access event (PROTOCOL section 5).
+    if (!c || !person) return result('unknown_credential', null, 'credential_lookup');
+    if (c.status !== 'active') return result('credential_revoked', person, 'credential_status');
     const credValidity = validity(c.validFrom, c.validUntil, now);
     if (credValidity) return result(credValidity, person, 'credential_validity');
-    if (person.status !== 'active') return result('person_suspended', person);
+    if (person.status !== 'active') return result('person_suspended', person, 'person_status');
     const personValidity = validity(person.validFrom, person.validUntil, now);
     if (personValidity) return result(personValidity, person, 'person_validity');
     if (!door) return result('no_access_to_door', person, 'door_not_driven_by_device');

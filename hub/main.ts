@@ -90,8 +90,10 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
           terminals?.enforce(engine.deviceById);
           for (const w of stateWaiters.splice(0)) if (w.v <= snap.version) w.resolve(); else stateWaiters.push(w);
         }
+        // Inside the loop: a change notified while the heartbeat is in flight sets reloadAgain
+        // and must be loaded before `reloading` clears, or it is lost until the next change.
+        await control.heartbeat(config.hubId, engine.version).catch(() => {});
       } while (reloadAgain);
-      await control.heartbeat(config.hubId, engine.version).catch(() => {});
     })().finally(() => { reloading = undefined; });
     return reloading;
   }

@@ -28,6 +28,7 @@ export interface TerminalDeps extends Omit<AuthContext & HelloContext & EvContex
 }
 
 const validators = compileFrameValidators();
+const RECEIVE_LIMIT_BYTES = 4 * MAX_FRAME_BYTES;
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 function bearer(header: string): string | null {
@@ -54,7 +55,9 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
   }
 
   const behavior: WebSocketBehavior<SessionData> = {
-    maxPayloadLength: MAX_FRAME_BYTES,
+    // uWS drops a frame over maxPayloadLength with no close frame (1006), so it takes a little
+    // more and message() closes with 1009 (PROTOCOL section 8); past RECEIVE_LIMIT_BYTES it is 1006.
+    maxPayloadLength: RECEIVE_LIMIT_BYTES,
     idleTimeout: Math.min(960, Math.max(8, Math.ceil((2 * opts.heartbeatS) / 4) * 4)), // PROTOCOL section 7: silent for 2 x heartbeat_s
     sendPingsAutomatically: true,
     maxBackpressure: opts.maxBackpressure,
@@ -68,12 +71,14 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
       const token = bearer(req.getHeader('authorization')) ?? (req.getQuery('token') || null);
       const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
       if (draining) return refuse(res, 'LINTEL_ERR_HUB_DRAINING', 'draining');
-      if (sessions.size + upgrading >= opts.maxConnections) return refuse(res, 'LINTEL_ERR_HUB_SATURATED', 'saturated');
       if (!token) return refuse(res, 'LINTEL_ERR_AUTH_NO_TOKEN', 'no_token');
       const hash = tokenHash(token);
       const device = deps.engine.deviceByTokenHash(hash);
       if (!device) return refuse(res, 'LINTEL_ERR_AUTH_BAD_TOKEN', 'bad_token');
       if (!device.enabled) return refuse(res, 'LINTEL_ERR_AUTH_DEVICE_DISABLED', 'disabled');
+      // A device that has a session replaces it (4001) and adds none, so a full hub still lets it
+      // in: its half-dead old socket must not lock it out (PROTOCOL section 1).
+      if (!sessions.has(device.id) && sessions.size + upgrading >= opts.maxConnections) return refuse(res, 'LINTEL_ERR_HUB_SATURATED', 'saturated');
       metrics.connections.inc({ outcome: 'accepted' });
       const now = Date.now();
       const data: SessionData = {
@@ -97,6 +102,7 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
     message(ws: Socket, message: ArrayBuffer, isBinary: boolean) {
       const s = ws.getUserData();
       if (s.state === 'closed') return;
+      if (message.byteLength > MAX_FRAME_BYTES) return close(ws, CLOSE.tooLarge, 'LINTEL_ERR_FRAME_TOO_LARGE');
       s.lastSeen = Date.now();
       const encoding: Encoding = isBinary ? 'msgpack' : 'json';
       const bytes = new Uint8Array(message);
@@ -106,7 +112,7 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
         if (s.state === 'awaiting_hello') return close(ws, CLOSE.protocolViolation, 'LINTEL_ERR_SESSION_NO_HELLO');
         return badFrame(ws, peek.error === 'no_type' ? 'LINTEL_ERR_FRAME_NO_TYPE' : 'LINTEL_ERR_FRAME_UNDECODABLE', `frame ${peek.error === 'no_type' ? 'has no string field t' : `is not ${encoding === 'msgpack' ? 'MessagePack' : 'JSON'}`}`, encoding, ctx);
       }
-      const known = peek.t in validators;
+      const known = Object.hasOwn(validators, peek.t); // not `in`: 'constructor' or 'hasOwnProperty' are no frame types
       metrics.framesReceived.inc({ type: known ? peek.t : 'unknown' });
       if (s.state === 'awaiting_hello' && peek.t !== 'hello') return close(ws, CLOSE.protocolViolation, 'LINTEL_ERR_SESSION_NO_HELLO');
       if (!known) return badFrame(ws, 'LINTEL_ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${JSON.stringify(peek.t.slice(0, 32))}`, encoding, ctx);
@@ -117,6 +123,7 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
         frame = decodeFrame(bytes, encoding);
       } catch (err) {
         if (!(err instanceof FrameDecodeError)) throw err;
+        if (s.state === 'awaiting_hello') return close(ws, CLOSE.protocolViolation, 'LINTEL_ERR_SESSION_NO_HELLO');
         return badFrame(ws, 'LINTEL_ERR_FRAME_UNDECODABLE', err.message, encoding, ctx);
       }
       const type = peek.t as FrameType;

@@ -20,7 +20,9 @@ export function decodeFrame(bytes: Uint8Array, encoding: Encoding): Record<strin
   } catch (err) {
     throw new FrameDecodeError(`cannot decode ${encoding}: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+  // Only a plain object is a map: msgpackr turns extension types into Date, Set, RegExp, Error
+  // or typed arrays, which are objects too.
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
     throw new FrameDecodeError('a frame must be a map');
   }
   return value as Record<string, unknown>;

@@ -46,7 +46,8 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   if (Array.isArray(value)) return value.map((v) => jsonSafe(v, depth + 1));
   if (typeof value === 'object') {
-    const out: Record<string, unknown> = {};
+    // No prototype: a `__proto__` key from a terminal stays a plain key instead of vanishing.
+    const out: Record<string, unknown> = Object.create(null);
     for (const [k, v] of Object.entries(value)) out[k.replaceAll('\0', '\uFFFD')] = jsonSafe(v, depth + 1);
     return out;
   }
