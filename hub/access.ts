@@ -15,8 +15,13 @@ interface PersonEntry { id: string; externalId: string; status: string; validFro
 interface CredentialEntry { id: string; personId: string; status: string; validFrom: number | null; validUntil: number | null }
 interface GroupEntry { id: string; name: string; doors: Set<string>; windows: [number, number, number][] }
 
+export interface ApiKeyEntry { id: string; orgId: string; name: string; role: 'admin' | 'operator' | 'viewer' }
+
 interface Indexes {
   version: number;
+  apiKeys: Map<string, ApiKeyEntry>; // by sha256 of the key
+  doors: Map<string, DoorEntry>;
+  sites: Map<string, { id: string; orgId: string; tz: string }>;
   devicesByToken: Map<string, DeviceEntry>;
   devicesById: Map<string, DeviceEntry>;
   credentials: Map<string, CredentialEntry>; // `${orgId}:${credHash}`
@@ -58,10 +63,13 @@ export function buildIndexes(s: AccessSnapshot): Indexes {
   const credentials = new Map<string, CredentialEntry>(
     s.credentials.map((c) => [`${c.orgId}:${c.credHash}`, { id: c.id, personId: c.personId, status: c.status, validFrom: c.validFrom, validUntil: c.validUntil }]),
   );
-  return { version: s.version, devicesByToken, devicesById, credentials, people };
+  const apiKeys = new Map(s.apiKeys.map((k) => [k.keyHash, { id: k.id, orgId: k.orgId, name: k.name, role: k.role }]));
+  return { version: s.version, devicesByToken, devicesById, credentials, people, apiKeys, doors, sites: new Map(s.sites.map((x) => [x.id, { id: x.id, orgId: x.orgId, tz: x.tz }])) };
 }
 
-const EMPTY: Indexes = { version: 0, devicesByToken: new Map(), devicesById: new Map(), credentials: new Map(), people: new Map() };
+const EMPTY: Indexes = {
+  version: 0, devicesByToken: new Map(), devicesById: new Map(), credentials: new Map(), people: new Map(), apiKeys: new Map(), doors: new Map(), sites: new Map(),
+};
 
 function validity(from: number | null, until: number | null, now: number): AccessReason | null {
   if (from !== null && now < from) return 'not_yet_valid';
@@ -120,6 +128,18 @@ export function createAccessEngine(opts: { credentialKey: string }) {
     },
     deviceByTokenHash: (h: string) => idx.devicesByToken.get(h),
     deviceById: (id: string) => idx.devicesById.get(id),
+    apiKeyByHash: (h: string) => idx.apiKeys.get(h),
+    door: (id: string) => idx.doors.get(id),
+    site: (id: string) => idx.sites.get(id),
+    /** Devices that drive a door (the ones a command for it can go to). */
+    devicesForDoor(doorId: string): DeviceEntry[] {
+      const out: DeviceEntry[] = [];
+      for (const d of idx.devicesById.values()) for (const door of d.doors.values()) if (door.id === doorId) out.push(d);
+      return out;
+    },
+    doorsOfSite(siteId: string): DoorEntry[] {
+      return [...idx.doors.values()].filter((d) => d.siteId === siteId);
+    },
   };
 }
 

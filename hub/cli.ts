@@ -23,6 +23,8 @@ const USAGE = `usage: npm run lintel -- <command> [--flags]
   group create     --org O --name N
   group add-member --org O --group G --person X
   group add-door   --org O --group G --site S --door C
+  apikey create    --org O --name N --role admin|operator|viewer     prints the key once
+  apikey revoke    --org O --id ID
   group add-window --org O --group G --days 1-5 --from HH:MM --to HH:MM   (ISO days: 1 Monday .. 7 Sunday; site-local time)
 
 O, S, D, G may be names or ids; X is a person's external id or id.`;
@@ -32,7 +34,7 @@ const options = {
   'open-ms': { type: 'string' }, door: { type: 'string' }, doors: { type: 'string' }, device: { type: 'string' },
   'external-id': { type: 'string' }, person: { type: 'string' }, cred: { type: 'string' }, kind: { type: 'string' },
   'valid-from': { type: 'string' }, 'valid-until': { type: 'string' }, group: { type: 'string' }, days: { type: 'string' },
-  from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' },
+  from: { type: 'string' }, to: { type: 'string' }, role: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean' },
 } as const;
 
 type Flags = Partial<Record<keyof typeof options, string>>;
@@ -87,6 +89,11 @@ function plan(command: string, f: Flags): [op: Parameters<Awaited<ReturnType<typ
     case 'group add-window':
       need(f, 'org', 'group', 'days', 'from', 'to');
       return ['addGroupWindow', { org: f.org, group: f.group, days: parseDays(f.days!), startMin: parseMinute(f.from!, false), endMin: parseMinute(f.to!, true) }];
+    case 'apikey create':
+      need(f, 'org', 'name', 'role');
+      if (!['admin', 'operator', 'viewer'].includes(f.role!)) throw new LintelError('LINTEL_ERR_CLI_USAGE', '--role is admin, operator or viewer');
+      return ['createApiKey', { org: f.org, name: f.name, role: f.role }];
+    case 'apikey revoke': need(f, 'org', 'id'); return ['revokeApiKey', { org: f.org, id: f.id }];
     default: throw new LintelError('LINTEL_ERR_CLI_USAGE', `unknown command "${command}"`);
   }
 }

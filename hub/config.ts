@@ -35,6 +35,7 @@ const schema = {
     LINTEL_EVENT_MAX_FUTURE_S: int(86400, 0, 31536000),
     LINTEL_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     LINTEL_ALLOW_UWS_FALLBACK: { type: 'boolean', default: false },
+    LINTEL_COMMAND_TTL_MS: int(5000, 500, 60000),
     LINTEL_HUB_ID: { type: 'string', minLength: 1, maxLength: 128, default: `${hostname()}-${process.pid}` },
   },
 } as const;
@@ -59,6 +60,7 @@ export interface Config {
   logLevel: string;
   allowUwsFallback: boolean;
   hubId: string;
+  commandTtlMs: number;
 }
 
 export const CONFIG_VARIABLES = Object.keys(schema.properties);
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: v.LINTEL_LOG_LEVEL,
     allowUwsFallback: v.LINTEL_ALLOW_UWS_FALLBACK,
     hubId: v.LINTEL_HUB_ID,
+    commandTtlMs: v.LINTEL_COMMAND_TTL_MS,
   });
 }
 

@@ -11,6 +11,8 @@ import { createCommandRouter } from './commands.js';
 import { keyFingerprint, loadConfig, PROJECT_ROOT, type Config } from './config.js';
 import { createControl } from './control.js';
 import { startEmbeddedPostgres, type EmbeddedDb } from './embedded-postgres.js';
+import { registerApi } from './api/index.js';
+import { createStore } from './api/services.js';
 import { registerHttpRoutes } from './http.js';
 import { createIngest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
@@ -98,6 +100,12 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
     return reloading;
   }
   await reload();
+  /** Resolves once the hub decides on state version `v`: the worker committed it, so one reload suffices. */
+  async function ensureState(v: number): Promise<void> {
+    if (engine.version >= v) return;
+    await reload();
+    if (engine.version < v) await new Promise<void>((resolve) => stateWaiters.push({ v, resolve }));
+  }
   control.listen((m) => {
     if (m.type === 'listening' || m.version > engine.version) reload().catch((err) => log.error({ err }, 'state reload failed'));
   });
@@ -128,6 +136,8 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
     engine, commands, metrics, log: log.child({ component: 'terminals' }), ingest, hubBoot, nextHubSeq: () => ++hubSeq,
     record: (item) => ingest.recordHubEvent(item), lastSeq: (deviceId, boot) => control.lastSeq(deviceId, boot),
   });
+  const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureState);
+  registerApi(app, { store, engine, terminals, commands, metrics, commandTtlMs: config.commandTtlMs }, log.child({ component: 'api' }));
   registerHttpRoutes(app, metrics, {
     ready() {
       const reasons = [];
@@ -167,6 +177,7 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
         giveUp.abort();
         terminals!.closeAll();
         commands.close();
+        await store.close();
         await pool.destroy();
         await control.forgetHub(config.hubId).catch(() => {});
         await control.close();

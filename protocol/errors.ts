@@ -43,6 +43,19 @@ export const ERRORS = {
   LINTEL_ERR_STORE_CONFLICT: { status: 409, message: 'record already exists' },
 
   LINTEL_ERR_CLI_USAGE: { exit: true, message: 'bad command line' },
+
+  LINTEL_ERR_API_UNAUTHENTICATED: { status: 401, message: 'missing or unknown API key' },
+  LINTEL_ERR_API_FORBIDDEN: { status: 403, message: 'the API key\'s role does not allow this' },
+  LINTEL_ERR_API_NOT_FOUND: { status: 404, message: 'no such resource' },
+  LINTEL_ERR_API_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this resource' },
+  LINTEL_ERR_API_BAD_JSON: { status: 400, message: 'body is not valid JSON' },
+  LINTEL_ERR_API_VALIDATION: { status: 400, message: 'request has invalid fields' },
+  LINTEL_ERR_API_TOO_LARGE: { status: 413, message: 'body too large' },
+  LINTEL_ERR_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'body must be application/json' },
+  LINTEL_ERR_API_CONFLICT: { status: 409, message: 'conflicts with an existing resource' },
+  LINTEL_ERR_API_INTERNAL: { status: 500, message: 'internal error' },
+  LINTEL_ERR_COMMAND_NO_TERMINAL: { status: 409, message: 'no terminal for this door is online' },
+  LINTEL_ERR_COMMAND_TIMEOUT: { status: 504, message: 'the terminal did not answer before the command expired' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -65,6 +65,7 @@ export interface AccessSnapshot {
   people: { id: string; orgId: string; externalId: string; status: string; validFrom: number | null; validUntil: number | null }[];
   credentials: { id: string; orgId: string; personId: string; credHash: string; status: string; validFrom: number | null; validUntil: number | null }[];
   groups: { id: string; orgId: string; name: string; members: string[]; doors: string[]; windows: [dow: number, start: number, end: number][] }[];
+  apiKeys: { id: string; orgId: string; name: string; role: 'admin' | 'operator' | 'viewer'; keyHash: string }[];
 }
 
 /** Messages the control worker's listener posts to the hub. */

@@ -210,6 +210,18 @@ export const ops = {
       return { orgId: org!.id, siteId: s!.id, doorIds, devices };
     });
   },
+  /** An operator API key: shown once, stored as sha256. */
+  async createApiKey(a: { org: string; name: string; role: 'admin' | 'operator' | 'viewer' }) {
+    const org = await orgId(a.org);
+    const key = `lk_${randomBytes(32).toString('base64url')}`;
+    const row = await one(db()`INSERT INTO api_keys (org_id, name, role, key_hash) VALUES (${org}, ${a.name}, ${a.role}, ${hashToken(key)})
+                               RETURNING id, org_id, name, role`, 'api key');
+    return { ...row, key };
+  },
+  async revokeApiKey(a: { org: string; id: string }) {
+    const org = await orgId(a.org);
+    return one(db()`UPDATE api_keys SET revoked_at = now() WHERE org_id = ${org} AND id = ${a.id} AND revoked_at IS NULL RETURNING id, name, revoked_at`, 'api key');
+  },
   async stateVersion() {
     const [r] = await db()`SELECT v FROM state_version`;
     return Number(r?.v ?? 0);

@@ -55,6 +55,7 @@ export async function snapshot(): Promise<AccessSnapshot> {
         coalesce((SELECT json_agg(json_build_array(dow, start_min, end_min)) FROM access_group_schedules s
                   WHERE s.group_id = g.id), '[]') AS windows
       FROM access_groups g`;
+    const keys = await tx`SELECT id, org_id, name, role, encode(key_hash, 'hex') AS key_hash FROM api_keys WHERE revoked_at IS NULL`;
     return {
       version: Number(v?.v ?? 0),
       sites: sites.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, tz: r.tz })),
@@ -63,6 +64,7 @@ export async function snapshot(): Promise<AccessSnapshot> {
       people: people.map((r) => ({ id: r.id, orgId: r.org_id, externalId: r.external_id, status: r.status, validFrom: ms(r.valid_from), validUntil: ms(r.valid_until) })),
       credentials: creds.map((r) => ({ id: r.id, orgId: r.org_id, personId: r.person_id, credHash: r.cred_hash, status: r.status, validFrom: ms(r.valid_from), validUntil: ms(r.valid_until) })),
       groups: groups.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, members: r.members, doors: r.doors, windows: r.windows })),
+      apiKeys: keys.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, role: r.role, keyHash: r.key_hash })),
     };
   });
 }

@@ -1,0 +1,20 @@
+// The operator API under /v1: every resource's routes, the OpenAPI document, one router.
+import type { Logger } from '../log.js';
+import type { TemplatedApp } from '../uws.js';
+import { openApiDocument } from './openapi.js';
+import { createApi, type Route } from './router.js';
+import type { ApiServices } from './services.js';
+import { sitesDoorsRoutes } from './routes/sites-doors.js';
+
+export function registerApi(app: TemplatedApp, services: ApiServices, log: Logger): Route[] {
+  const routes: Route[] = [
+    ...sitesDoorsRoutes(services),
+  ];
+  const doc = JSON.stringify(openApiDocument(routes, '1'));
+  // Public: the contract is no secret, and tools fetch it before they have a key.
+  app.get('/v1/openapi.json', (res) => {
+    res.cork(() => res.writeStatus('200').writeHeader('Content-Type', 'application/json').end(doc));
+  });
+  createApi(app, routes, { log, apiKey: (hash) => services.engine.apiKeyByHash(hash) });
+  return routes;
+}

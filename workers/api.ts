@@ -1,0 +1,23 @@
+// Piscina task module behind the operator API: `{ op, arg }` names an operation of one of the
+// resource modules under workers/api/. Errors come back as data (a thread boundary keeps an
+// Error's message but not its code).
+import { isUnavailable } from './db.js';
+import { closeDb, type Reply } from './api/common.js';
+import * as sitesDoors from './api/sites-doors.js';
+
+const ops: Record<string, (arg: never) => Promise<unknown>> = {
+  ...sitesDoors,
+  close: closeDb,
+};
+
+export default async function api({ op, arg }: { op: string; arg: never }): Promise<Reply> {
+  const fn = Object.hasOwn(ops, op) ? ops[op] : undefined;
+  if (!fn) return { ok: false, code: 'LINTEL_ERR_API_INTERNAL', message: `no operation ${op}` };
+  try {
+    return { ok: true, value: await fn(arg) };
+  } catch (err) {
+    const e = err as { code?: string; message: string; fields?: unknown };
+    if (isUnavailable(err)) return { ok: false, code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
+    return { ok: false, code: e.code ?? 'LINTEL_ERR_API_INTERNAL', message: e.message, fields: e.fields };
+  }
+}
