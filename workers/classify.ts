@@ -56,6 +56,17 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
+/** The event as received, for quarantine: the credential identifier only as its keyed hash. */
+function rawOf(event: unknown, key: Buffer): unknown {
+  const raw = jsonSafe(event);
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'cred' in raw) {
+    const r = raw as Record<string, unknown>;
+    if (typeof r.cred === 'string') r.cred_hmac = credentialHash(key, r.cred);
+    delete r.cred;
+  }
+  return raw;
+}
+
 export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   const row: EventRow = {
     seq: null, ts: null, kind: 'unknown', credHash: null, personExt: null, doorCode: null, dir: null,
@@ -65,7 +76,7 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   const quarantine = (code: QuarantineCode, detail: string) => {
     row.qCode = code;
     row.qDetail = detail;
-    row.raw = jsonSafe(event);
+    row.raw = rawOf(event, opts.credentialKey);
     return row;
   };
   if (event === null || typeof event !== 'object' || Array.isArray(event)) return quarantine('bad_seq', 'event is not a map');
@@ -98,5 +109,8 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   row.code = str(e.code);
   row.detail = str(e.detail);
   row.rid = typeof e.rid === 'number' ? e.rid : null;
+  // The store may still quarantine it (unknown_credential, unknown_person, unknown_door): the
+  // quarantine row needs the event as received, cred included, so it can be replayed.
+  if ((row.kind === 'punch' && (row.credHash !== null || row.personExt !== null)) || row.doorCode !== null) row.raw = rawOf(event, opts.credentialKey);
   return row;
 }
