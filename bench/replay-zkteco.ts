@@ -23,6 +23,12 @@ export interface ReplayOptions {
   log?: (line: string) => void;
   /** Give up when no event is acked for this long (hub down, token refused). */
   stallMs?: number;
+  /**
+   * Where punch directions come from: 'state' (the punch-state column), 'unknown' (the terminal
+   * does not say), or 'auto' (default): 'unknown' when one state covers over 99% of the records,
+   * the sign of a device whose state key nobody presses (this export: state 0 on 10,590 of 10,613).
+   */
+  directions?: 'auto' | 'state' | 'unknown';
 }
 
 type Counts = Record<string, number>;
@@ -51,6 +57,7 @@ export interface Summary {
   elapsed_ms: number;
   send_ms: number;
   events_per_s: number;
+  directions: 'state' | 'unknown';
 }
 
 const BOOT = 1; // a file has one sequence space: line numbers
@@ -78,6 +85,8 @@ export async function runReplay(opts: ReplayOptions): Promise<Summary> {
   const site = opts.site ?? `${path.basename(opts.file)} (${opts.tz})`;
   const deviceName = opts.device ?? 'time-clock';
   const pins = [...new Set(parse.records.filter((r) => r.pinWellFormed).map((r) => r.pin))];
+  const directions = chooseDirections(parse.records, opts.directions ?? 'auto');
+  const punch = (r: AttlogRecord, seq: number) => toPunch(r, seq, directions);
 
   const admin = await createAdminClient(config);
   try {
@@ -137,15 +146,25 @@ export async function runReplay(opts: ReplayOptions): Promise<Summary> {
       elapsed_ms: Math.round(performance.now() - started),
       send_ms: Math.round(sendMs),
       events_per_s: Math.round(sent / (sendMs / 1000)),
+      directions,
     };
   } finally {
     await admin.close();
   }
 }
 
-function punch(r: AttlogRecord, seq: number) {
+export function chooseDirections(records: AttlogRecord[], mode: 'auto' | 'state' | 'unknown'): 'state' | 'unknown' {
+  if (mode !== 'auto') return mode;
+  const byState = new Map<number, number>();
+  for (const r of records) byState.set(r.state, (byState.get(r.state) ?? 0) + 1);
+  const top = Math.max(0, ...byState.values());
+  return records.length > 0 && top / records.length > 0.99 ? 'unknown' : 'state';
+}
+
+function toPunch(r: AttlogRecord, seq: number, directions: 'state' | 'unknown') {
   // cred is the PIN as the device wrote it, garbage included: resolving it is the hub's job (unknown_credential).
-  return { seq, ts: r.ts, kind: 'punch', cred: r.pin, dir: punchDirection(r.state), data: { verify: r.verify, work_code: r.workCode, line: r.line } };
+  const dir = directions === 'state' ? punchDirection(r.state) : 'unknown';
+  return { seq, ts: r.ts, kind: 'punch', cred: r.pin, dir, data: { verify: r.verify, work_code: r.workCode, line: r.line, state: r.state } };
 }
 
 /** Waits until every queued event is acked; fails when acks stop coming or the hub tells the terminal to stop. */
@@ -208,6 +227,7 @@ export function formatReconciliation(s: Summary): string {
     row('quarantined', s.quarantined, s.device_totals.quarantined),
     row('identities (event_keys)', s.keys_new, s.device_totals.keys),
     row('acked / sent', `${s.acked}/${s.sent}`),
+    row('punch directions', s.directions === 'state' ? 'from state' : 'unknown'),
     row(s.balanced ? 'balanced' : 'NOT BALANCED', `${s.stored + s.duplicates + s.quarantined + s.rejected}`, `= ${s.lines}?`),
     '',
     row('quarantine reason', 'this run', 'device total'),
@@ -222,19 +242,19 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      tz: { type: 'string' }, hub: { type: 'string' }, org: { type: 'string' }, site: { type: 'string' }, device: { type: 'string' },
+      tz: { type: 'string' }, hub: { type: 'string' }, directions: { type: 'string' }, org: { type: 'string' }, site: { type: 'string' }, device: { type: 'string' },
     },
   });
   const [file] = positionals;
-  if (!file || !values.tz || positionals.length > 1) {
-    process.stderr.write('usage: npm run replay -- FILE --tz ZONE [--hub ws://HOST:PORT/v1/terminal] [--org NAME] [--site NAME] [--device NAME]\n');
+  if (!file || !values.tz || positionals.length > 1 || (values.directions && !['auto', 'state', 'unknown'].includes(values.directions))) {
+    process.stderr.write('usage: npm run replay -- FILE --tz ZONE [--hub ws://HOST:PORT/v1/terminal] [--org NAME] [--site NAME] [--device NAME] [--directions auto|state|unknown]\n');
     process.exitCode = 2;
     return;
   }
   // npm runs scripts from the package root; a relative path means relative to where the user typed it.
   const summary = await runReplay({
     file: path.resolve(process.env.INIT_CWD ?? process.cwd(), file), tz: values.tz, hubUrl: values.hub,
-    org: values.org, site: values.site, device: values.device,
+    org: values.org, site: values.site, device: values.device, directions: values.directions as 'auto' | 'state' | 'unknown' | undefined,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${formatReconciliation(summary)}\n`);

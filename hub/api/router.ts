@@ -21,7 +21,12 @@ export interface RequestContext {
   body: Record<string, unknown>;
 }
 
-export interface ApiResult { status?: number; body: unknown }
+export interface ApiResult {
+  status?: number;
+  body: unknown;
+  /** A body that is not JSON (e.g. CSV for payroll): sent as is with its content type. */
+  text?: { contentType: string; content: string; filename?: string };
+}
 
 export interface Route {
   method: Method;
@@ -119,6 +124,16 @@ export function createApi(app: TemplatedApp, routes: Route[], deps: ApiDeps) {
     });
   }
 
+  function sendText(res: HttpResponse, state: { aborted: boolean }, status: number, t: NonNullable<ApiResult['text']>) {
+    if (state.aborted) return;
+    state.aborted = true;
+    res.cork(() => {
+      res.writeStatus(String(status)).writeHeader('Content-Type', t.contentType);
+      if (t.filename) res.writeHeader('Content-Disposition', `attachment; filename="${t.filename}"`);
+      res.end(t.content);
+    });
+  }
+
   function fail(res: HttpResponse, state: { aborted: boolean }, err: unknown, headers: Record<string, string> = {}) {
     const e = err as { code?: string; message?: string; fields?: unknown };
     const known = typeof e.code === 'string' && e.code in ERRORS;
@@ -150,7 +165,8 @@ export function createApi(app: TemplatedApp, routes: Route[], deps: ApiDeps) {
         body = parsed as Record<string, unknown>;
       }
       const result = await c.route.handle({ key, actor: `api_key:${key.id} (${key.name})`, params, query, body });
-      send(res, state, result.status ?? c.route.status ?? 200, result.body);
+      if (result.text) sendText(res, state, result.status ?? 200, result.text);
+      else send(res, state, result.status ?? c.route.status ?? 200, result.body);
     } catch (err) {
       fail(res, state, err);
     }
