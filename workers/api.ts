@@ -4,9 +4,11 @@
 import { isUnavailable } from './db.js';
 import { closeDb, type Reply } from './api/common.js';
 import * as sitesDoors from './api/sites-doors.js';
+import * as timesheets from './api/timesheets.js';
 
 const ops: Record<string, (arg: never) => Promise<unknown>> = {
   ...sitesDoors,
+  ...timesheets,
   close: closeDb,
 };
 

@@ -5,10 +5,12 @@ import { openApiDocument } from './openapi.js';
 import { createApi, type Route } from './router.js';
 import type { ApiServices } from './services.js';
 import { sitesDoorsRoutes } from './routes/sites-doors.js';
+import { timesheetsRoutes } from './routes/timesheets.js';
 
 export function registerApi(app: TemplatedApp, services: ApiServices, log: Logger): Route[] {
   const routes: Route[] = [
     ...sitesDoorsRoutes(services),
+    ...timesheetsRoutes(services),
   ];
   const doc = JSON.stringify(openApiDocument(routes, '1'));
   // Public: the contract is no secret, and tools fetch it before they have a key.
