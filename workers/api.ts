@@ -3,11 +3,13 @@
 // Error's message but not its code).
 import { isUnavailable } from './db.js';
 import { closeDb, type Reply } from './api/common.js';
+import * as devices from './api/devices.js';
 import * as sitesDoors from './api/sites-doors.js';
 import * as timesheets from './api/timesheets.js';
 
 const ops: Record<string, (arg: never) => Promise<unknown>> = {
   ...sitesDoors,
+  ...devices,
   ...timesheets,
   close: closeDb,
 };

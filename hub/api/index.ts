@@ -4,12 +4,14 @@ import type { TemplatedApp } from '../uws.js';
 import { openApiDocument } from './openapi.js';
 import { createApi, type Route } from './router.js';
 import type { ApiServices } from './services.js';
+import { devicesRoutes } from './routes/devices.js';
 import { sitesDoorsRoutes } from './routes/sites-doors.js';
 import { timesheetsRoutes } from './routes/timesheets.js';
 
 export function registerApi(app: TemplatedApp, services: ApiServices, log: Logger): Route[] {
   const routes: Route[] = [
     ...sitesDoorsRoutes(services),
+    ...devicesRoutes(services),
     ...timesheetsRoutes(services),
   ];
   const doc = JSON.stringify(openApiDocument(routes, '1'));
