@@ -6,12 +6,14 @@ import { createApi, type Route } from './router.js';
 import type { ApiServices } from './services.js';
 import { devicesRoutes } from './routes/devices.js';
 import { peopleRoutes } from './routes/people.js';
+import { eventsRoutes } from './routes/events.js';
 import { sitesDoorsRoutes } from './routes/sites-doors.js';
 import { timesheetsRoutes } from './routes/timesheets.js';
 
 export function registerApi(app: TemplatedApp, services: ApiServices, log: Logger): Route[] {
   const routes: Route[] = [
     ...sitesDoorsRoutes(services),
+    ...eventsRoutes(services),
     ...peopleRoutes(services),
     ...devicesRoutes(services),
     ...timesheetsRoutes(services),
