@@ -4,16 +4,16 @@
 import { isUnavailable } from './db.js';
 import { closeDb, type Reply } from './api/common.js';
 import * as devices from './api/devices.js';
-import * as people from './api/people.js';
 import * as events from './api/events.js';
+import * as people from './api/people.js';
 import * as sitesDoors from './api/sites-doors.js';
 import * as timesheets from './api/timesheets.js';
 
 const ops: Record<string, (arg: never) => Promise<unknown>> = {
   ...sitesDoors,
-  ...events,
   ...people,
   ...devices,
+  ...events,
   ...timesheets,
   close: closeDb,
 };

@@ -5,17 +5,17 @@ import { openApiDocument } from './openapi.js';
 import { createApi, type Route } from './router.js';
 import type { ApiServices } from './services.js';
 import { devicesRoutes } from './routes/devices.js';
-import { peopleRoutes } from './routes/people.js';
 import { eventsRoutes } from './routes/events.js';
+import { peopleRoutes } from './routes/people.js';
 import { sitesDoorsRoutes } from './routes/sites-doors.js';
 import { timesheetsRoutes } from './routes/timesheets.js';
 
 export function registerApi(app: TemplatedApp, services: ApiServices, log: Logger): Route[] {
   const routes: Route[] = [
     ...sitesDoorsRoutes(services),
-    ...eventsRoutes(services),
     ...peopleRoutes(services),
     ...devicesRoutes(services),
+    ...eventsRoutes(services),
     ...timesheetsRoutes(services),
   ];
   const doc = JSON.stringify(openApiDocument(routes, '1'));
