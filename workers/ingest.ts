@@ -18,6 +18,15 @@ const frameValidators = compileFrameValidators();
 let sql: Sql | undefined;
 const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-ingest' }));
 
+// postgres.js 3.4.9 does not recover a connection that died inside begin() (porsager/postgres#1208,
+// #1215): every later query ends in CONNECT_TIMEOUT, and a stray write to the dead socket throws
+// from a timer, killing this worker. A fresh client for the next batch is the reliable way back.
+function dropClient(): void {
+  const old = sql;
+  sql = undefined;
+  old?.end({ timeout: 0 }).catch(() => {});
+}
+
 const STAGING_COLUMNS = [
   'ord', 'org_id', 'site_id', 'device_id', 'source', 'boot', 'seq', 'ts', 'kind', 'cred_hash', 'person_ext',
   'door_code', 'person_id', 'door_id', 'dir', 'granted', 'reason', 'state', 'code', 'detail', 'rid', 'rule',
@@ -118,8 +127,15 @@ function stage(items: IngestTask['items'], now: number): Staged {
     const boot = frame.boot as number;
     const entry: Staged['frames'][number] = { item, boot, ords: [], q: new Map() };
     const opts = { now, maxAgeMs: settings.maxEventAgeMs, maxFutureMs: settings.maxEventFutureMs, credentialKey, encoding: item.encoding };
-    for (const event of events as unknown[]) {
-      const row = classify(event, opts);
+    let rows: EventRow[];
+    try {
+      rows = (events as unknown[]).map((event) => classify(event, opts));
+    } catch (err) {
+      // Whatever a frame holds must not fail the batch it shares with other terminals' frames.
+      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: `an event cannot be read: ${(err as Error).message}` });
+      continue;
+    }
+    for (const row of rows) {
       const key = row.seq === null ? null : `${item.deviceId}|t|${boot}|${row.seq}`;
       const ord = addRow(key, terminalValues(item, boot, row));
       if (row.seq !== null) {
@@ -170,6 +186,7 @@ export default async function ingest(task: IngestTask): Promise<IngestResult> {
   try {
     stored = await store(staged.rows);
   } catch (err) {
+    if (isUnavailable(err)) dropClient();
     // Nothing of this batch is committed: every frame is answered busy and will be resent.
     for (const f of staged.frames) {
       out.frames.push({ ref: f.item.ref, ok: false, code: isUnavailable(err) ? 'busy' : 'busy_error', msg: (err as Error).message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
