@@ -25,7 +25,10 @@ export default async function api({ op, arg }: { op: string; arg: never }): Prom
     return { ok: true, value: await fn(arg) };
   } catch (err) {
     const e = err as { code?: string; message: string; fields?: unknown };
-    if (isUnavailable(err)) return { ok: false, code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
+    if (isUnavailable(err)) {
+      await closeDb().catch(() => {}); // postgres.js 3.4 does not recover a connection that died inside begin()
+      return { ok: false, code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
+    }
     return { ok: false, code: e.code ?? 'LINTEL_ERR_API_INTERNAL', message: e.message, fields: e.fields };
   }
 }

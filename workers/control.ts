@@ -3,12 +3,13 @@
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
-import { connect, type Sql } from './db.js';
+import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
 
 interface ControlSettings { databaseUrl: string; migrationsDir: string }
 const settings = workerData as ControlSettings;
 let sql: Sql | undefined;
+let listenSql: Sql | undefined;
 const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 4, applicationName: 'lintel-control' }));
 
 export async function migrate(): Promise<string[]> {
@@ -86,15 +87,18 @@ export async function forgetHub({ hubId }: { hubId: string }): Promise<void> {
  */
 export async function listen({ port }: { port: MessagePort }): Promise<void> {
   const post = (m: ControlMessage) => port.postMessage(m);
-  const sub = await db().listen('lintel_state', (payload) => post({ type: 'state', version: Number(payload) }), () => post({ type: 'listening' }));
+  // Its own connection: the query client is replaced after an outage, the listener reconnects itself.
+  listenSql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-listen' });
+  const sub = await listenSql.listen('lintel_state', (payload) => post({ type: 'state', version: Number(payload) }), () => post({ type: 'listening' }));
   await new Promise<void>((resolve) => port.once('message', () => resolve()));
   await sub.unlisten();
   port.close();
 }
 
 export async function close(): Promise<void> {
-  await sql?.end({ timeout: 2 });
+  await Promise.all([sql?.end({ timeout: 2 }), listenSql?.end({ timeout: 2 })]);
   sql = undefined;
+  listenSql = undefined;
 }
 
 /** The first hub stores the key's fingerprint; any later hub or tool must match it. */
@@ -108,6 +112,16 @@ const tasks = { migrate, ensurePartitions, ping, lastSeq, snapshot, heartbeat, f
 export type ControlOp = keyof typeof tasks;
 
 /** Piscina entry: `{ op, arg }` names the task. */
-export default function control({ op, arg }: { op: ControlOp; arg: never }): Promise<unknown> {
-  return tasks[op](arg);
+export default async function control({ op, arg }: { op: ControlOp; arg: never }): Promise<unknown> {
+  try {
+    return await tasks[op](arg);
+  } catch (err) {
+    // postgres.js 3.4 does not recover a connection that died inside begin(): start afresh.
+    if (isUnavailable(err) && op !== 'listen') {
+      const old = sql;
+      sql = undefined;
+      old?.end({ timeout: 0 }).catch(() => {});
+    }
+    throw err;
+  }
 }

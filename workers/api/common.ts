@@ -10,8 +10,9 @@ export const settings = workerData as ApiSettings;
 let sql: Sql | undefined;
 export const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 4, applicationName: 'lintel-api' }));
 export async function closeDb() {
-  await sql?.end({ timeout: 2 });
+  const old = sql;
   sql = undefined;
+  await old?.end({ timeout: 2 });
 }
 
 export type Tx = postgres.TransactionSql;
