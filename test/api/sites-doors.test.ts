@@ -40,6 +40,7 @@ t.test('sites and doors: create, read, update, list; roles; organizations are se
   t.same(seen.sort(), ['G1', 'X0', 'X1', 'X2', 'X3', 'X4']);
 
   t.equal((await viewer.get(`/v1/doors/${door.body.id}`)).status, 200, 'a viewer reads');
+  t.equal((await viewer.get('/v1/organization')).status, 403, 'the organization resource is for admins only');
   const denied = await viewer.post('/v1/sites', { name: 'nope', tz: 'UTC' });
   t.equal(denied.status, 403);
   t.equal(denied.body.error.code, 'LINTEL_ERR_API_FORBIDDEN');

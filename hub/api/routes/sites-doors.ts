@@ -14,7 +14,7 @@ const openMs = { type: 'integer', minimum: 0, maximum: 600000 } as const;
 export function sitesDoorsRoutes({ store }: ApiServices): Route[] {
   return [
     {
-      method: 'GET', path: '/v1/organization', tag: 'organization', role: 'viewer', summary: 'The API key\'s organization', response: organization,
+      method: 'GET', path: '/v1/organization', tag: 'organization', role: 'admin', summary: 'The API key\'s organization', response: organization,
       handle: async ({ key }) => ({ body: await store.run('getOrganization', { orgId: key.orgId }) }),
     },
     {
