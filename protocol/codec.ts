@@ -3,9 +3,11 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Encoding, HubFrame, TerminalFrame } from './frames.js';
 
 // Plain maps as plain objects, no record extension, 64-bit integers as numbers (a seq past
-// 2^53 fails validation instead of turning into a BigInt deep inside the store).
+// 2^53 fails validation instead of turning into a BigInt deep inside the store). No structured
+// clone references (extensions 0x69/0x70): they build cycles, and an array that holds itself a
+// thousand times, which every later walk of the frame follows without end.
 const packr = new Packr({ useRecords: false, int64AsType: 'number' });
-const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number' });
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'number', structuredClone: false });
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class FrameDecodeError extends Error {

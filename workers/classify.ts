@@ -7,6 +7,9 @@ import { compileEventValidators, describeErrors } from '../protocol/schemas.js';
 
 const validators = compileEventValidators();
 const MAX_JSON_DEPTH = 16;
+// NUL, and half a UTF-16 surrogate pair (JSON can name one: "\ud800"): PostgreSQL rejects both in
+// jsonb, and a rejected COPY fails the whole batch, other terminals' events with it.
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export interface ClassifyOptions { now: number; maxAgeMs: number; maxFutureMs: number; credentialKey: Buffer; encoding: Encoding }
 
@@ -34,9 +37,9 @@ export function credentialHash(key: Buffer, cred: string): string {
   return createHmac('sha256', key).update(cred, 'utf8').digest('hex');
 }
 
-/** A JSON-safe copy for jsonb: no NUL characters (PostgreSQL rejects them), bounded depth. */
+/** A JSON-safe copy for jsonb: no NUL characters or lone surrogates (PostgreSQL rejects them), bounded depth. */
 export function jsonSafe(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+  if (typeof value === 'string') return value.replace(UNSTORABLE, '\uFFFD');
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value === 'boolean') return value;
@@ -48,7 +51,7 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
   if (typeof value === 'object') {
     // No prototype: a `__proto__` key from a terminal stays a plain key instead of vanishing.
     const out: Record<string, unknown> = Object.create(null);
-    for (const [k, v] of Object.entries(value)) out[k.replaceAll('\0', '\uFFFD')] = jsonSafe(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) out[k.replace(UNSTORABLE, '\uFFFD')] = jsonSafe(v, depth + 1);
     return out;
   }
   return String(value);
@@ -95,7 +98,13 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   }
   row.ts = e.ts;
   if (e.data !== undefined) {
-    if (encodedSize(e.data, opts.encoding) > MAX_EVENT_DATA_BYTES) return quarantine('data_too_large', 'data over 1 KiB encoded');
+    let size: number;
+    try {
+      size = encodedSize(e.data, opts.encoding);
+    } catch {
+      size = Infinity; // nested too deep to re-encode, or a BigInt past 64 bits: over the limit either way
+    }
+    if (size > MAX_EVENT_DATA_BYTES) return quarantine('data_too_large', 'data over 1 KiB encoded');
     row.data = jsonSafe(e.data);
   }
   const cred = str(e.cred);
@@ -108,7 +117,7 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   row.state = str(e.state);
   row.code = str(e.code);
   row.detail = str(e.detail);
-  row.rid = typeof e.rid === 'number' ? e.rid : null;
+  row.rid = Number.isSafeInteger(e.rid) ? (e.rid as number) : null; // only access events check rid; a bigint column takes no NaN or 1.5
   // The store may still quarantine it (unknown_credential, unknown_person, unknown_door): the
   // quarantine row needs the event as received, cred included, so it can be replayed.
   if ((row.kind === 'punch' && (row.credHash !== null || row.personExt !== null)) || row.doorCode !== null) row.raw = rawOf(event, opts.credentialKey);
