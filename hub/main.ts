@@ -1,6 +1,7 @@
 // The hub's composition root: the only place that builds objects and wires them together.
 // `npm start` runs this file; tests call startHub() with their own configuration.
 import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +19,7 @@ import { createIngest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createTerminalEndpoint } from './terminals.js';
-import { listenPort, loadUws, type us_listen_socket } from './uws.js';
+import { listenExclusive, listenPort, loadUws, type us_listen_socket } from './uws.js';
 
 const HEARTBEAT_MS = 5000;
 const SHUTDOWN_DRAIN_MS = 10_000;
@@ -62,8 +63,19 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
 
   let embedded: EmbeddedDb | undefined;
   if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, config.pgPort, log.child({ component: 'embedded-postgres' }));
+  try {
+    return await startOnStore(config, log, uws, metrics, embedded);
+  } catch (err) {
+    await embedded?.stop().catch(() => {}); // a hub that does not start leaves no postgres behind
+    throw err;
+  }
+}
+
+async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnType<typeof loadUws>, metrics: ReturnType<typeof createMetrics>, embedded: EmbeddedDb | undefined): Promise<Hub> {
   const databaseUrl = config.databaseUrl ?? embedded!.url;
 
+  const migrationsDir = path.join(PROJECT_ROOT, 'migrations');
+  if (!existsSync(migrationsDir)) throw Object.assign(new Error(`no migrations folder at ${migrationsDir}`), { code: 'LINTEL_ERR_CONFIG_INVALID' });
   const controlWorker = worker('control');
   const control = createControl(controlWorker.filename, { ...controlWorker.data, databaseUrl, migrationsDir: pathToFileURL(path.join(PROJECT_ROOT, 'migrations') + path.sep).href });
   const applied = await retry('migrations', log, () => control.migrate());
@@ -148,7 +160,8 @@ export async function startHub(config: Readonly<Config>, log: Logger = createLog
   });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(Object.assign(new Error(`cannot listen on ${config.host}:${config.port}`), { code: 'LINTEL_ERR_CONFIG_INVALID' }))));
+    // Exclusive: uWS otherwise shares the port (SO_REUSEPORT) with a second hub started by mistake.
+    listenExclusive(app, config.host, config.port, (s) => (s ? resolve(s) : reject(Object.assign(new Error(`cannot listen on ${config.host}:${config.port}: in use?`), { code: 'LINTEL_ERR_CONFIG_INVALID' }))));
   });
   const port = listenPort(uws.uws, listenSocket);
 
@@ -202,8 +215,10 @@ async function main(): Promise<void> {
   try {
     hub = await startHub(config, log);
   } catch (err) {
-    log.fatal({ err, code: (err as { code?: string }).code }, 'hub failed to start');
-    process.exit(1);
+    const e = err as { code?: string; message?: string } | undefined;
+    log.fatal({ err, code: e?.code }, 'hub failed to start');
+    console.error(`lintel: ${e?.message ?? String(err)}`);
+    process.exit(e?.code === 'LINTEL_ERR_CONFIG_INVALID' ? 2 : 1);
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -33,3 +33,9 @@ export function loadUws(allowFallback: boolean): UwsBinding {
 export function listenPort(uws: typeof UWS, socket: UWS.us_listen_socket): number {
   return uws.us_socket_local_port(socket);
 }
+
+/** Listens on host:port, refusing a port another process already listens on (uWS shares it by default). */
+export function listenExclusive(app: UWS.TemplatedApp, host: string, port: number, cb: (socket: UWS.us_listen_socket | false) => void): void {
+  // (host, port, options, cb) exists in this build; its type declarations only list (port, options, cb).
+  (app as unknown as { listen(h: string, p: number, o: number, cb: (s: UWS.us_listen_socket | false) => void): void }).listen(host, port, 1 /* LIBUS_LISTEN_EXCLUSIVE_PORT */, cb);
+}
