@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { AdminOp, AdminReply } from '../workers/admin.js';
-import type { Config } from './config.js';
+import { keyFingerprint, type Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedDb } from './embedded-postgres.js';
 import { createLogger } from './log.js';
 
@@ -47,7 +47,18 @@ export async function createAdminClient(config: Readonly<Config>) {
     if (!reply.ok) throw Object.assign(new Error(reply.message), { code: reply.code });
     return reply.value as T;
   };
-  await run('migrate');
+  try {
+    await run('migrate');
+    // A PostgreSQL on LINTEL_PG_PORT may be another install's (another checkout on this machine):
+    // its credential key differs, and writing into it would be writing into someone else's data.
+    if (!(await run<boolean>('checkKeyFingerprint', { fingerprint: keyFingerprint(config.credentialKey) }))) {
+      throw Object.assign(new Error(`the database at ${databaseUrl.replace(/\/\/[^@]*@/, '//')} belongs to another Lintel install (its credential key differs from ${config.dataDir}/credential.key); set LINTEL_PG_PORT or DATABASE_URL`), { code: 'LINTEL_ERR_CONFIG_INVALID' });
+    }
+  } catch (err) {
+    await pool.destroy();
+    await embedded?.stop();
+    throw err;
+  }
   return {
     run,
     /** After a change: wait until every running hub decides on it (PROTOCOL section 1: "immediately"). */

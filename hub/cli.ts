@@ -23,11 +23,14 @@ const USAGE = `usage: npm run lintel -- <command> [--flags]
   group create     --org O --name N
   group add-member --org O --group G --person X
   group add-door   --org O --group G --site S --door C
-  apikey create    --org O --name N --role admin|operator|viewer     prints the key once
-  apikey revoke    --org O --id ID
   group add-window --org O --group G --days 1-5 --from HH:MM --to HH:MM   (ISO days: 1 Monday .. 7 Sunday; site-local time)
 
-O, S, D, G may be names or ids; X is a person's external id or id.`;
+  apikey create    --org O --name N --role admin|operator|viewer     prints the key once
+  apikey list      --org O
+  apikey revoke    --org O --id ID
+
+O, S, D, G may be names or ids (of organization O); X is a person's external id or id.
+Every change is written to the audit log as the CLI's.`;
 
 const options = {
   name: { type: 'string' }, org: { type: 'string' }, site: { type: 'string' }, tz: { type: 'string' }, code: { type: 'string' },
@@ -71,13 +74,13 @@ function plan(command: string, f: Flags): [op: Parameters<Awaited<ReturnType<typ
       need(f, 'org', 'name', 'tz');
       if (!isValidTimeZone(f.tz!)) throw new LintelError('LINTEL_ERR_CLI_USAGE', `--tz ${f.tz} is not an IANA time zone`);
       return ['createSite', { org: f.org, name: f.name, tz: f.tz }];
-    case 'door create': need(f, 'site', 'code'); return ['createDoor', { org: f.org, site: f.site, code: f.code, name: f.name, openMs: f['open-ms'] ? Number(f['open-ms']) : undefined }];
+    case 'door create': need(f, 'org', 'site', 'code'); return ['createDoor', { org: f.org, site: f.site, code: f.code, name: f.name, openMs: f['open-ms'] ? Number(f['open-ms']) : undefined }];
     case 'door lockdown': case 'door release':
-      need(f, 'door'); return ['setDoorLockdown', { org: f.org, site: f.site, door: f.door, lockedDown: command === 'door lockdown' }];
-    case 'device create': need(f, 'site', 'name'); return ['createDevice', { org: f.org, site: f.site, name: f.name, doors: f.doors ? f.doors.split(',') : [] }];
-    case 'device rotate': need(f, 'device'); return ['rotateDeviceToken', { org: f.org, site: f.site, device: f.device }];
+      need(f, 'org', 'door'); return ['setDoorLockdown', { org: f.org, site: f.site, door: f.door, lockedDown: command === 'door lockdown' }];
+    case 'device create': need(f, 'org', 'site', 'name'); return ['createDevice', { org: f.org, site: f.site, name: f.name, doors: f.doors ? f.doors.split(',') : [] }];
+    case 'device rotate': need(f, 'org', 'device'); return ['rotateDeviceToken', { org: f.org, site: f.site, device: f.device }];
     case 'device disable': case 'device enable':
-      need(f, 'device'); return ['setDeviceEnabled', { org: f.org, site: f.site, device: f.device, enabled: command === 'device enable' }];
+      need(f, 'org', 'device'); return ['setDeviceEnabled', { org: f.org, site: f.site, device: f.device, enabled: command === 'device enable' }];
     case 'person create': need(f, 'org', 'external-id'); return ['createPerson', { org: f.org, externalId: f['external-id'], name: f.name, validFrom: f['valid-from'], validUntil: f['valid-until'] }];
     case 'person suspend': case 'person reinstate':
       need(f, 'org', 'person'); return ['updatePerson', { org: f.org, person: f.person, status: command === 'person suspend' ? 'suspended' : 'active' }];
@@ -87,13 +90,22 @@ function plan(command: string, f: Flags): [op: Parameters<Awaited<ReturnType<typ
     case 'group add-member': need(f, 'org', 'group', 'person'); return ['addGroupMember', { org: f.org, group: f.group, person: f.person }];
     case 'group add-door': need(f, 'org', 'group', 'door'); return ['addGroupDoor', { org: f.org, group: f.group, site: f.site, door: f.door }];
     case 'group add-window':
+    {
       need(f, 'org', 'group', 'days', 'from', 'to');
-      return ['addGroupWindow', { org: f.org, group: f.group, days: parseDays(f.days!), startMin: parseMinute(f.from!, false), endMin: parseMinute(f.to!, true) }];
+      const startMin = parseMinute(f.from!, false);
+      const endMin = parseMinute(f.to!, true);
+      if (endMin <= startMin) throw new LintelError('LINTEL_ERR_CLI_USAGE', `--to ${f.to} must be after --from ${f.from}; a window cannot cross midnight: split it in two`);
+      return ['addGroupWindow', { org: f.org, group: f.group, days: parseDays(f.days!), startMin, endMin }];
+    }
     case 'apikey create':
       need(f, 'org', 'name', 'role');
       if (!['admin', 'operator', 'viewer'].includes(f.role!)) throw new LintelError('LINTEL_ERR_CLI_USAGE', '--role is admin, operator or viewer');
       return ['createApiKey', { org: f.org, name: f.name, role: f.role }];
-    case 'apikey revoke': need(f, 'org', 'id'); return ['revokeApiKey', { org: f.org, id: f.id }];
+    case 'apikey revoke':
+      need(f, 'org', 'id');
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(f.id!)) throw new LintelError('LINTEL_ERR_CLI_USAGE', '--id is the key\'s id (see apikey list)');
+      return ['revokeApiKey', { org: f.org, id: f.id }];
+    case 'apikey list': need(f, 'org'); return ['listApiKeys', { org: f.org }];
     default: throw new LintelError('LINTEL_ERR_CLI_USAGE', `unknown command "${command}"`);
   }
 }
@@ -106,9 +118,13 @@ async function main(argv: string[]): Promise<number> {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (parsed.values.help || parsed.positionals.length !== 2) {
-    console.error(USAGE);
-    return parsed.values.help ? 0 : 2;
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length !== 2) {
+    console.error(`lintel: a command is two words, e.g. "org create"\n\n${USAGE}`);
+    return 2;
   }
   let op;
   try {
@@ -117,7 +133,20 @@ async function main(argv: string[]): Promise<number> {
     console.error(`lintel: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const client = await createAdminClient(loadConfig());
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`lintel: ${(err as Error).message}`);
+    return 2;
+  }
+  let client;
+  try {
+    client = await createAdminClient(config);
+  } catch (err) {
+    console.error(JSON.stringify({ error: { code: (err as { code?: string }).code ?? 'LINTEL_ERR_DB_UNREACHABLE', message: (err as Error).message } }));
+    return 1;
+  }
   try {
     const result = await client.run(op[0], op[1]);
     const behind = await client.settle();
@@ -126,8 +155,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as { code?: string; message: string };
-    console.error(JSON.stringify({ error: { code: e.code ?? 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message } }));
-    return 1;
+    // Database errors that slipped past the checks above still get a catalogue code.
+    const code = e.code && e.code.startsWith('LINTEL_ERR_') ? e.code : e.code === '23505' ? 'LINTEL_ERR_STORE_CONFLICT' : e.code === '22P02' || e.code === '23514' ? 'LINTEL_ERR_CLI_USAGE' : 'LINTEL_ERR_STORE_UNAVAILABLE';
+    console.error(JSON.stringify({ error: { code, message: e.message } }));
+    return code === 'LINTEL_ERR_CLI_USAGE' ? 2 : 1;
   } finally {
     await client.close();
   }

@@ -38,12 +38,14 @@ async function unique<T>(p: Promise<T>, what: string): Promise<T> {
 // Name-or-id lookups, so operators can type names.
 const orgId = (ref: string) =>
   one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM organizations WHERE id = ${ref}` : db()<{ id: string }[]>`SELECT id FROM organizations WHERE name = ${ref}`, `organization ${ref}`).then((r) => r.id);
-const site = async (ref: string, org?: string) =>
+// Every lookup is scoped by the organization: an id or name of another organization's site,
+// door, device, person or group is not found.
+const site = async (ref: string, org: string) =>
   isUuid(ref)
-    ? one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE id = ${ref}`, `site ${ref}`)
-    : one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE name = ${ref} AND (${org ?? null}::uuid IS NULL OR org_id = ${org ?? null})`, `site ${ref}`);
-const doorId = async (ref: string, siteRef?: string, org?: string) => {
-  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT id FROM doors WHERE id = ${ref}`, `door ${ref}`)).id;
+    ? one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE id = ${ref} AND org_id = ${org}`, `site ${ref}`)
+    : one(db()<{ id: string; org_id: string }[]>`SELECT id, org_id FROM sites WHERE name = ${ref} AND org_id = ${org}`, `site ${ref}`);
+const doorId = async (ref: string, siteRef: string | undefined, org: string) => {
+  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT d.id FROM doors d JOIN sites s ON s.id = d.site_id WHERE d.id = ${ref} AND s.org_id = ${org}`, `door ${ref}`)).id;
   if (!siteRef) throw new LintelError('LINTEL_ERR_CLI_USAGE', 'a door code needs --site');
   const s = await site(siteRef, org);
   return (await one(db()<{ id: string }[]>`SELECT id FROM doors WHERE site_id = ${s.id} AND code = ${ref}`, `door ${ref}`)).id;
@@ -52,8 +54,8 @@ const personId = async (ref: string, org: string) =>
   (await one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM people WHERE id = ${ref} AND org_id = ${org}` : db()<{ id: string }[]>`SELECT id FROM people WHERE external_id = ${ref} AND org_id = ${org}`, `person ${ref}`)).id;
 const groupId = async (ref: string, org: string) =>
   (await one(isUuid(ref) ? db()<{ id: string }[]>`SELECT id FROM access_groups WHERE id = ${ref} AND org_id = ${org}` : db()<{ id: string }[]>`SELECT id FROM access_groups WHERE name = ${ref} AND org_id = ${org}`, `group ${ref}`)).id;
-const deviceId = async (ref: string, siteRef?: string, org?: string) => {
-  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT id FROM devices WHERE id = ${ref}`, `device ${ref}`)).id;
+const deviceId = async (ref: string, siteRef: string | undefined, org: string) => {
+  if (isUuid(ref)) return (await one(db()<{ id: string }[]>`SELECT d.id FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.id = ${ref} AND s.org_id = ${org}`, `device ${ref}`)).id;
   if (!siteRef) throw new LintelError('LINTEL_ERR_CLI_USAGE', 'a device name needs --site');
   const s = await site(siteRef, org);
   return (await one(db()<{ id: string }[]>`SELECT id FROM devices WHERE site_id = ${s.id} AND name = ${ref}`, `device ${ref}`)).id;
@@ -72,17 +74,17 @@ export const ops = {
     const org = await orgId(a.org);
     return unique(one(db()`INSERT INTO sites (org_id, name, tz) VALUES (${org}, ${a.name}, ${a.tz}) RETURNING id, org_id, name, tz`, 'site'), `site ${a.name}`);
   },
-  async createDoor(a: { site: string; org?: string; code: string; name?: string; openMs?: number }) {
-    const s = await site(a.site, a.org && (await orgId(a.org)));
+  async createDoor(a: { site: string; org: string; code: string; name?: string; openMs?: number }) {
+    const s = await site(a.site, await orgId(a.org));
     return unique(one(db()`INSERT INTO doors (site_id, code, name, open_ms) VALUES (${s.id}, ${a.code}, ${a.name ?? a.code}, ${a.openMs ?? 5000})
                            RETURNING id, site_id, code, name, open_ms`, 'door'), `door ${a.code}`);
   },
-  async setDoorLockdown(a: { door: string; site?: string; org?: string; lockedDown: boolean }) {
-    const id = await doorId(a.door, a.site, a.org && (await orgId(a.org)));
+  async setDoorLockdown(a: { door: string; site?: string; org: string; lockedDown: boolean }) {
+    const id = await doorId(a.door, a.site, await orgId(a.org));
     return one(db()`UPDATE doors SET locked_down = ${a.lockedDown} WHERE id = ${id} RETURNING id, code, locked_down`, 'door');
   },
-  async createDevice(a: { site: string; org?: string; name: string; doors?: string[] }) {
-    const s = await site(a.site, a.org && (await orgId(a.org)));
+  async createDevice(a: { site: string; org: string; name: string; doors?: string[] }) {
+    const s = await site(a.site, await orgId(a.org));
     const token = newToken();
     return db().begin(async (tx) => {
       const [d] = await unique(tx`INSERT INTO devices (site_id, name, token_hash) VALUES (${s.id}, ${a.name}, ${hashToken(token)}) RETURNING id, site_id, name`, `device ${a.name}`);
@@ -94,14 +96,14 @@ export const ops = {
       return { ...d, token };
     });
   },
-  async rotateDeviceToken(a: { device: string; site?: string; org?: string }) {
-    const id = await deviceId(a.device, a.site, a.org && (await orgId(a.org)));
+  async rotateDeviceToken(a: { device: string; site?: string; org: string }) {
+    const id = await deviceId(a.device, a.site, await orgId(a.org));
     const token = newToken();
     const d = await one(db()`UPDATE devices SET token_hash = ${hashToken(token)}, token_rotated_at = now() WHERE id = ${id} RETURNING id, name`, 'device');
     return { ...d, token };
   },
-  async setDeviceEnabled(a: { device: string; site?: string; org?: string; enabled: boolean }) {
-    const id = await deviceId(a.device, a.site, a.org && (await orgId(a.org)));
+  async setDeviceEnabled(a: { device: string; site?: string; org: string; enabled: boolean }) {
+    const id = await deviceId(a.device, a.site, await orgId(a.org));
     return one(db()`UPDATE devices SET enabled = ${a.enabled} WHERE id = ${id} RETURNING id, name, enabled`, 'device');
   },
   async createPerson(a: { org: string; externalId: string; name?: string; validFrom?: string; validUntil?: string }) {
@@ -222,6 +224,16 @@ export const ops = {
     const org = await orgId(a.org);
     return one(db()`UPDATE api_keys SET revoked_at = now() WHERE org_id = ${org} AND id = ${a.id} AND revoked_at IS NULL RETURNING id, name, revoked_at`, 'api key');
   },
+  /** The first tool or hub stores the key's fingerprint; a mismatch means another install's database. */
+  async checkKeyFingerprint(a: { fingerprint: string }) {
+    const [row] = await db()`INSERT INTO lintel_settings (name, value) VALUES ('credential_key_fingerprint', ${a.fingerprint})
+                             ON CONFLICT (name) DO UPDATE SET value = lintel_settings.value RETURNING value`;
+    return row?.value === a.fingerprint;
+  },
+  async listApiKeys(a: { org: string }) {
+    const org = await orgId(a.org);
+    return db()`SELECT id, name, role, created_at, revoked_at FROM api_keys WHERE org_id = ${org} ORDER BY created_at`;
+  },
   async stateVersion() {
     const [r] = await db()`SELECT v FROM state_version`;
     return Number(r?.v ?? 0);
@@ -251,9 +263,31 @@ export type AdminOp = keyof typeof ops;
 export type AdminReply = { ok: true; value: unknown } | { ok: false; code: string; message: string };
 
 /** Piscina entry. Errors come back as data: a thread boundary keeps an Error's message, not its code. */
+// Operations that change something: each is written to the audit log as the CLI's action.
+const MUTATIONS = new Set<AdminOp>([
+  'createOrg', 'createSite', 'createDoor', 'setDoorLockdown', 'createDevice', 'rotateDeviceToken', 'setDeviceEnabled',
+  'createPerson', 'updatePerson', 'addCredential', 'revokeCredential', 'createGroup', 'addGroupMember', 'addGroupDoor',
+  'addGroupWindow', 'createApiKey', 'revokeApiKey', 'bulkProvision',
+]);
+
+async function auditCli(op: AdminOp, arg: Record<string, unknown>, value: unknown): Promise<void> {
+  const v = (value ?? {}) as Record<string, unknown>;
+  const org = op === 'createOrg' ? (v.id as string) : typeof arg.org === 'string' ? await orgId(arg.org) : null;
+  if (!org) return;
+  // Secrets shown once (device tokens, API keys) and credential identifiers never reach the log.
+  const { token: _t, key: _k, devices, ...after } = v;
+  const input = Object.fromEntries(Object.entries(arg).filter(([k]) => k !== 'cred' && k !== 'people'));
+  await db()`INSERT INTO audit_log (org_id, actor, action, entity, entity_id, before, after)
+             VALUES (${org}, 'cli', ${`cli.${op}`}, ${op.replace(/^(create|update|set|add|revoke|rotate|bulk)/, '').toLowerCase() || op},
+                     ${typeof v.id === 'string' ? v.id : null}, null,
+                     ${db().json({ input, result: { ...after, ...(Array.isArray(devices) ? { devices: devices.map((d: { id: string; name: string }) => ({ id: d.id, name: d.name })) } : {}) } } as never)})`;
+}
+
 export default async function admin({ op, arg }: { op: AdminOp; arg: never }): Promise<AdminReply> {
   try {
-    return { ok: true, value: await ops[op](arg) };
+    const value = await ops[op](arg);
+    if (MUTATIONS.has(op)) await auditCli(op, arg as Record<string, unknown>, value);
+    return { ok: true, value };
   } catch (err) {
     const e = err as { code?: string; message: string };
     return { ok: false, code: e.code ?? 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
