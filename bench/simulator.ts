@@ -9,7 +9,7 @@ import { loadConfig } from '../hub/config.js';
 import type { Encoding } from '../protocol/frames.js';
 import { describe, runBurst, type BurstDevice } from './burst.js';
 
-const USAGE = `usage: npm run simulate -- [--hub ws://127.0.0.1:8080/v1/terminal] [--terminals 500] [--events 20]
+const USAGE = `usage: npm run simulate -- [--hub ws://127.0.0.1:$LINTEL_PORT/v1/terminal] [--terminals 500] [--events 20]
   [--frame F] [--auth-terminals M] [--auth-rate 5] [--encoding msgpack|json] [--boot B]
   [--provision] [--org sim] [--site sim] [--people P] [--fleet fleet.json] [--timeout-s 120] [--no-readback]
 --provision creates (or re-keys) devices sim-0..N-1 and people with credentials in one transaction;
@@ -34,7 +34,7 @@ function portOpen(port: number): Promise<boolean> {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      hub: { type: 'string', default: 'ws://127.0.0.1:8080/v1/terminal' },
+      hub: { type: 'string', default: `ws://127.0.0.1:${process.env.LINTEL_PORT || 8080}/v1/terminal` }, // like the hub: LINTEL_PORT
       terminals: { type: 'string' }, events: { type: 'string' }, frame: { type: 'string' },
       'auth-terminals': { type: 'string' }, 'auth-rate': { type: 'string' }, encoding: { type: 'string', default: 'msgpack' },
       boot: { type: 'string' }, provision: { type: 'boolean', default: false }, org: { type: 'string', default: 'sim' },
