@@ -1,15 +1,14 @@
 // LTP/1 conformance, refusals and faults (PROTOCOL sections 1, 2 and 4): upgrades refused as
 // plain HTTP, and bad frames answered with error bad_frame in their own encoding, without touching
 // another terminal's session.
-import { EventEmitter } from 'node:events';
 import t from 'tap';
 import { pack } from 'msgpackr';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame } from '../../protocol/codec.js';
+import { encodeFrame } from '../../protocol/codec.js';
 import type { Encoding } from '../../protocol/frames.js';
+import { openRaw } from '../helpers/raw-ws.js';
 import { provisionSite, settle, startTestHub, type TestHub } from '../helpers/hub.js';
 
-interface Received { binary: boolean; frame: Record<string, unknown> }
 type Refusal = { status: number; retryAfter: string | undefined; body: { error?: { code?: string } } };
 
 /** Attempts an upgrade; resolves with the HTTP refusal, or 'open' (the socket is then closed). */
@@ -30,55 +29,6 @@ function upgrade(url: string, headers: Record<string, string> = {}): Promise<Ref
   });
 }
 
-/** A bare terminal socket: sends only what it is told, records every frame with its WebSocket type. */
-function openRaw(url: string, token: string) {
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
-  const received: Received[] = [];
-  const events = new EventEmitter();
-  let cursor = 0;
-  ws.on('message', (data: Buffer, binary: boolean) => {
-    received.push({ binary, frame: decodeFrame(new Uint8Array(data), binary ? 'msgpack' : 'json') });
-    events.emit('frame');
-  });
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => { events.emit('frame'); resolve(code); }));
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  const raw = {
-    received, closed, opened,
-    send(data: Uint8Array | string) { ws.send(data, { binary: typeof data !== 'string' }); },
-    sendFrame(frame: Record<string, unknown>, encoding: Encoding) { raw.send(encodeFrame(frame, encoding)); },
-    /** The next frame of type `type` after the last one taken. */
-    next(type: string, timeoutMs = 10_000): Promise<Received> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          for (let i = cursor; i < received.length; i++) {
-            if (received[i]!.frame.t === type) {
-              cursor = i + 1;
-              done();
-              resolve(received[i]!);
-              return;
-            }
-          }
-          if (ws.readyState === WebSocket.CLOSED) { done(); reject(new Error(`closed while waiting for ${type}`)); }
-        };
-        const timer = setTimeout(() => { done(); reject(new Error(`no ${type} within ${timeoutMs} ms`)); }, timeoutMs);
-        const done = () => { clearTimeout(timer); events.off('frame', check); };
-        events.on('frame', check);
-        check();
-      });
-    },
-    async hello(encoding: Encoding, boot = 1): Promise<Received> {
-      await opened;
-      raw.sendFrame({ t: 'hello', boot, time: Date.now() }, encoding);
-      return raw.next('welcome');
-    },
-    terminate() { ws.terminate(); },
-  };
-  return raw;
-}
 
 async function addDevice(th: TestHub, org: string, name: string): Promise<{ id: string; token: string }> {
   const d = await th.admin.run<{ id: string; token: string }>('createDevice', { org, site: 'site', name, doors: ['D1'] });
