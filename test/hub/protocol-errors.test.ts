@@ -5,7 +5,6 @@ import t from 'tap';
 import { pack } from 'msgpackr';
 import WebSocket from 'ws';
 import { encodeFrame } from '../../protocol/codec.js';
-import type { Encoding } from '../../protocol/frames.js';
 import { openRaw } from '../helpers/raw-ws.js';
 import { provisionSite, settle, startTestHub, type TestHub } from '../helpers/hub.js';
 
