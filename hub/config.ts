@@ -30,6 +30,7 @@ const schema = {
     LINTEL_BUSY_RETRY_MS: int(1000, 10, 600000),
     LINTEL_HEARTBEAT_S: int(30, 2, 480),
     LINTEL_MAX_CONNECTIONS: int(20000, 1, 1000000),
+    LINTEL_ADMIT_PER_S: int(200, 1, 1000000),
     LINTEL_MAX_BACKPRESSURE: int(256 * 1024, 1024, 64 * 1024 * 1024),
     LINTEL_EVENT_MAX_AGE_DAYS: int(3650, 1, 36500),
     LINTEL_EVENT_MAX_FUTURE_S: int(86400, 0, 31536000),
@@ -54,6 +55,7 @@ export interface Config {
   busyRetryMs: number;
   heartbeatS: number;
   maxConnections: number;
+  admitPerS: number;
   maxBackpressure: number;
   eventMaxAgeMs: number;
   eventMaxFutureMs: number;
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     busyRetryMs: v.LINTEL_BUSY_RETRY_MS,
     heartbeatS: v.LINTEL_HEARTBEAT_S,
     maxConnections: v.LINTEL_MAX_CONNECTIONS,
+    admitPerS: v.LINTEL_ADMIT_PER_S,
     maxBackpressure: v.LINTEL_MAX_BACKPRESSURE,
     eventMaxAgeMs: v.LINTEL_EVENT_MAX_AGE_DAYS * 86_400_000,
     eventMaxFutureMs: v.LINTEL_EVENT_MAX_FUTURE_S * 1000,

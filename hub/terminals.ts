@@ -8,6 +8,7 @@ import { ERRORS, type ErrorCode, type ErrorSpec } from '../protocol/errors.js';
 import { peekJsonType, peekMsgpackType } from '../protocol/peek.js';
 import { compileFrameValidators, describeErrors, type FrameType } from '../protocol/schemas.js';
 import type { AccessEngine, DeviceEntry } from './access.js';
+import type { Admission } from './admission.js';
 import type { CommandRouter } from './commands.js';
 import { handleAuth, type AuthContext } from './handlers/auth.js';
 import { handleCmdRes } from './handlers/cmd-res.js';
@@ -22,6 +23,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior, us_soc
 export interface TerminalOptions { heartbeatS: number; maxConnections: number; maxBackpressure: number; busyRetryMs: number; retryAfterS: number }
 export interface TerminalDeps extends Omit<AuthContext & HelloContext & EvContext, 'heartbeatS' | 'busyRetryMs'> {
   engine: AccessEngine;
+  admission: Admission;
   commands: CommandRouter;
   metrics: Metrics;
   log: Logger;
@@ -44,12 +46,12 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
   let upgrading = 0;
   const ctx = { ...deps, heartbeatS: opts.heartbeatS, busyRetryMs: opts.busyRetryMs };
 
-  function refuse(res: HttpResponse, code: ErrorCode, outcome: string) {
+  function refuse(res: HttpResponse, code: ErrorCode, outcome: string, retryAfterS = opts.retryAfterS) {
     metrics.connections.inc({ outcome });
     const spec: ErrorSpec = ERRORS[code];
     res.cork(() => {
       res.writeStatus(`${spec.status ?? 400}`);
-      if (spec.status === 503) res.writeHeader('Retry-After', String(opts.retryAfterS));
+      if (spec.status === 503) res.writeHeader('Retry-After', String(retryAfterS));
       res.writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: { code, message: spec.message } }), true);
     });
   }
@@ -79,6 +81,8 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
       // A device that has a session replaces it (4001) and adds none, so a full hub still lets it
       // in: its half-dead old socket must not lock it out (PROTOCOL section 1).
       if (!sessions.has(device.id) && sessions.size + upgrading >= opts.maxConnections) return refuse(res, 'LINTEL_ERR_HUB_SATURATED', 'saturated');
+      // Reconnect storms are admitted at a bounded rate (LINTEL_ADMIT_PER_S); the same exemption.
+      if (!sessions.has(device.id) && !deps.admission.tryAdmit()) return refuse(res, 'LINTEL_ERR_HUB_SATURATED', 'saturated', deps.admission.retryAfterS());
       metrics.connections.inc({ outcome: 'accepted' });
       const now = Date.now();
       const data: SessionData = {
