@@ -5,23 +5,26 @@
 import type { Piscina } from 'piscina';
 import type { Encoding } from '../protocol/frames.js';
 import type { DeviceRef, FrameOutcome, HubEventItem, IngestResult, IngestTask, FrameItem } from '../protocol/tasks.js';
+import type { Accounting } from './accounting.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 export interface IngestOptions { batchMs: number; batchMaxBytes: number; maxInflightBytes: number; maxBatchesInFlight: number; maxPendingHubEvents: number }
-export interface IngestDeps { pool: Piscina; metrics: Metrics; log: Logger; onStoreError(unavailable: boolean): void; onStoreOk(): void }
+export interface IngestDeps { pool: Piscina; metrics: Metrics; log: Logger; accounting: Accounting; onStoreError(unavailable: boolean): void; onStoreOk(): void }
 
 type Reply = (outcome: FrameOutcome) => void;
-interface OpenBatch { items: IngestTask['items']; transfer: ArrayBuffer[]; bytes: number; replies: Map<number, { reply: Reply; bytes: number; at: number }> }
+interface OpenBatch { items: IngestTask['items']; transfer: ArrayBuffer[]; bytes: number; replies: Map<number, { reply: Reply; bytes: number; at: number; deviceId: string }> }
 
 const newBatch = (): OpenBatch => ({ items: [], transfer: [], bytes: 0, replies: new Map() });
 
 export function createIngest(opts: IngestOptions, deps: IngestDeps) {
-  const { pool, metrics, log } = deps;
+  const { pool, metrics, log, accounting } = deps;
+  let inflightFrames = 0;
   let open = newBatch();
   let timer: NodeJS.Timeout | undefined;
   let inflightBytes = 0;
   let batchesInFlight = 0;
+  let draining = false; // shutdown: frames arriving now are answered busy, so the drain ends
   let nextRef = 1;
   let pendingHub: HubEventItem[] = [];
   const idleWaiters: (() => void)[] = [];
@@ -64,9 +67,9 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
         log.warn({ code: result.error.code, err: result.error.message }, 'batch not stored');
         deps.onStoreError(result.error.unavailable);
       } else {
-        metrics.eventsStored.inc(result.stored);
-        metrics.eventsDuplicate.inc(result.duplicates);
-        metrics.eventsQuarantined.inc(result.quarantined);
+        // result.stored also holds the hub's decision records: terminal events are the frames' share.
+        const terminalStored = result.frames.reduce((n, f) => n + (f.ok ? f.stored : 0), 0);
+        metrics.hubRecordsStored.inc(result.stored - terminalStored);
         deps.onStoreOk();
       }
       if (result.error && result.hubEvents) requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
@@ -75,8 +78,10 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
         if (!r) continue;
         batch.replies.delete(outcome.ref);
         inflightBytes -= r.bytes;
-        if (outcome.ok) metrics.eventsReceived.inc(outcome.seqs.length);
-        else if (outcome.seqs) { metrics.eventsReceived.inc(outcome.seqs.length); metrics.eventsBusy.inc(outcome.seqs.length); }
+        inflightFrames--;
+        if (outcome.ok) count(r.deviceId, { stored: outcome.stored, duplicates: outcome.duplicates, quarantined: outcome.quarantined, busy: 0 });
+        else if (outcome.seqs) count(r.deviceId, { stored: 0, duplicates: 0, quarantined: 0, busy: outcome.seqs.length });
+        else accounting.frameAnswered(r.deviceId); // error bad_frame: no event of it is counted
         metrics.ackSeconds.observe((now - r.at) / 1000);
         r.reply(outcome);
       }
@@ -86,11 +91,24 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     // Frames the worker did not answer (it failed): the session decodes seqs and answers busy.
     for (const [ref, r] of batch.replies) {
       inflightBytes -= r.bytes;
+      inflightFrames--;
+      accounting.frameAnswered(r.deviceId); // its event count is unknown; the session closes and the terminal resends
       r.reply({ ref, ok: false, code: 'busy_error', msg: 'ingest worker failed', boot: -1, seqs: [] });
     }
     metrics.inflightBytes.set(inflightBytes);
+    metrics.inflightFrames.set(inflightFrames);
     if (open.items.length || pendingHub.length) flush();
     if (batchesInFlight === 0 && open.items.length === 0) for (const w of idleWaiters.splice(0)) w();
+  }
+
+  /** One frame's answer, in the device's ledger and in the totals at once, so both balance at every instant. */
+  function count(deviceId: string, c: { stored: number; duplicates: number; quarantined: number; busy: number }) {
+    accounting.frameAnswered(deviceId, c);
+    metrics.eventsReceived.inc(c.stored + c.duplicates + c.quarantined + c.busy);
+    metrics.eventsStored.inc(c.stored);
+    metrics.eventsDuplicate.inc(c.duplicates);
+    metrics.eventsQuarantined.inc(c.quarantined);
+    metrics.eventsBusy.inc(c.busy);
   }
 
   function requeueHub(items: HubEventItem[]) {
@@ -102,18 +120,27 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   return {
     /** Queues one ev frame; false when the in-flight bound is reached (answer busy). */
     submitFrame(device: DeviceRef, encoding: Encoding, message: ArrayBuffer, reply: Reply): boolean {
-      if (inflightBytes + message.byteLength > opts.maxInflightBytes) return false;
+      if (draining || inflightBytes + message.byteLength > opts.maxInflightBytes) return false;
       const copy = message.slice(0); // uWS reuses `message` after the callback returns
       const ref = nextRef++;
       const item: FrameItem = { kind: 'frame', ref, deviceId: device.deviceId, orgId: device.orgId, siteId: device.siteId, encoding, bytes: new Uint8Array(copy) };
       open.items.push(item);
       open.transfer.push(copy);
       open.bytes += copy.byteLength;
-      open.replies.set(ref, { reply, bytes: copy.byteLength, at: performance.now() });
+      open.replies.set(ref, { reply, bytes: copy.byteLength, at: performance.now(), deviceId: device.deviceId });
       inflightBytes += copy.byteLength;
+      inflightFrames++;
+      accounting.frameSubmitted(device.deviceId);
       metrics.inflightBytes.set(inflightBytes);
+      metrics.inflightFrames.set(inflightFrames);
       schedule();
       return true;
+    },
+    /** Events answered busy on the event loop (past the in-flight bound), never handed to the pool. */
+    countBusy(deviceId: string, events: number) {
+      accounting.busyNow(deviceId, events);
+      metrics.eventsReceived.inc(events);
+      metrics.eventsBusy.inc(events);
     },
     recordHubEvent(item: HubEventItem) {
       if (pendingHub.length >= opts.maxPendingHubEvents) { metrics.hubEventsDropped.inc(); return; }
@@ -122,8 +149,9 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     },
     get inflightBytes() { return inflightBytes; },
     get saturated() { return inflightBytes >= opts.maxInflightBytes; },
-    /** Sends the open batch now and resolves when nothing is in flight. */
+    /** Shutdown: sends the open batch now, answers later frames busy, resolves when nothing is in flight. */
     drain(): Promise<void> {
+      draining = true;
       flush();
       if (batchesInFlight === 0 && open.items.length === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));

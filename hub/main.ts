@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { WorkerSettings } from '../protocol/tasks.js';
 import { createAccessEngine } from './access.js';
+import { createAccounting } from './accounting.js';
+import { createAdmission } from './admission.js';
 import { createCommandRouter } from './commands.js';
 import { keyFingerprint, loadConfig, PROJECT_ROOT, type Config } from './config.js';
 import { createControl } from './control.js';
@@ -85,6 +87,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   }
 
   const engine = createAccessEngine({ credentialKey: config.credentialKey });
+  const accounting = createAccounting((id) => engine.deviceById(id) !== undefined);
   const stateWaiters: { v: number; resolve(): void }[] = [];
   let storeUp = true;
   let draining = false;
@@ -100,6 +103,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
         const snap = await control.snapshot();
         if (snap.version >= engine.version) {
           engine.load(snap);
+          accounting.retain();
           metrics.stateVersion.set(snap.version);
           terminals?.enforce(engine.deviceById);
           for (const w of stateWaiters.splice(0)) if (w.v <= snap.version) w.resolve(); else stateWaiters.push(w);
@@ -131,7 +135,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   const ingest = createIngest(
     { batchMs: config.batchMs, batchMaxBytes: config.batchMaxBytes, maxInflightBytes: config.maxInflightBytes, maxBatchesInFlight: config.ingestWorkers * 2, maxPendingHubEvents: 100_000 },
     {
-      pool, metrics, log: log.child({ component: 'ingest' }),
+      pool, metrics, accounting, log: log.child({ component: 'ingest' }),
       onStoreError(unavailable) { if (unavailable && storeUp) { storeUp = false; metrics.storeUp.set(0); log.warn('store unavailable'); } },
       onStoreOk() { if (!storeUp) { storeUp = true; metrics.storeUp.set(1); log.info('store available again'); } },
     },
@@ -145,11 +149,11 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   terminals = createTerminalEndpoint(app, {
     heartbeatS: config.heartbeatS, maxConnections: config.maxConnections, maxBackpressure: config.maxBackpressure, busyRetryMs: config.busyRetryMs, retryAfterS: 5,
   }, {
-    engine, commands, metrics, log: log.child({ component: 'terminals' }), ingest, hubBoot, nextHubSeq: () => ++hubSeq,
+    engine, admission: createAdmission({ perSecond: config.admitPerS }), commands, metrics, log: log.child({ component: 'terminals' }), ingest, hubBoot, nextHubSeq: () => ++hubSeq,
     record: (item) => ingest.recordHubEvent(item), lastSeq: (deviceId, boot) => control.lastSeq(deviceId, boot),
   });
   const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureState);
-  registerApi(app, { store, engine, terminals, commands, metrics, commandTtlMs: config.commandTtlMs }, log.child({ component: 'api' }));
+  registerApi(app, { store, engine, terminals, commands, metrics, commandTtlMs: config.commandTtlMs, accounting }, log.child({ component: 'api' }));
   registerHttpRoutes(app, metrics, {
     ready() {
       const reasons = [];

@@ -86,7 +86,7 @@ SELECT -1, NULL, NULL, (SELECT count(*) FROM e), (SELECT count(*) FROM q)`;
 
 interface Staged {
   rows: string[];
-  frames: { item: FrameItem; boot: number; ords: { seq: number; ord: number }[]; q: Map<number, QuarantineCode> }[];
+  frames: { item: FrameItem; boot: number; ords: { seq: number; ord: number }[]; q: Map<number, QuarantineCode>; unsequenced: number }[];
   outcomes: FrameOutcome[];
 }
 
@@ -125,7 +125,7 @@ function stage(items: IngestTask['items'], now: number): Staged {
       continue;
     }
     const boot = frame.boot as number;
-    const entry: Staged['frames'][number] = { item, boot, ords: [], q: new Map() };
+    const entry: Staged['frames'][number] = { item, boot, ords: [], q: new Map(), unsequenced: 0 };
     const opts = { now, maxAgeMs: settings.maxEventAgeMs, maxFutureMs: settings.maxEventFutureMs, credentialKey, encoding: item.encoding };
     let rows: EventRow[];
     try {
@@ -141,7 +141,7 @@ function stage(items: IngestTask['items'], now: number): Staged {
       if (row.seq !== null) {
         entry.ords.push({ seq: row.seq, ord });
         if (row.qCode) entry.q.set(row.seq, row.qCode);
-      }
+      } else entry.unsequenced++; // quarantined (bad_seq) on every delivery; no seq to ack
     }
     staged.frames.push(entry);
   }
@@ -206,7 +206,7 @@ export default async function ingest(task: IngestTask): Promise<IngestResult> {
     const q: { seq: number; code: QuarantineCode }[] = [];
     let fresh = 0;
     let duplicates = 0;
-    let quarantined = 0;
+    let quarantined = f.unsequenced; // counted so the hub's loss accounting matches the quarantine table
     for (const { seq, ord } of f.ords) {
       seqs.push(seq);
       const r = notFresh.get(ord);

@@ -2,6 +2,7 @@
 // in-memory access state, and live terminal sessions.
 import { Piscina } from 'piscina';
 import type { AccessEngine } from '../access.js';
+import type { Accounting } from '../accounting.js';
 import type { CommandRouter } from '../commands.js';
 import type { Metrics } from '../metrics.js';
 import type { TerminalEndpoint } from '../terminals.js';
@@ -21,6 +22,7 @@ export interface ApiServices {
   commands: CommandRouter;
   metrics: Metrics;
   commandTtlMs: number;
+  accounting: Accounting;
 }
 
 type Reply = { ok: true; value: unknown } | { ok: false; code: string; message: string; fields?: unknown };

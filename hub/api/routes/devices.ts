@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { COMMAND_ACTIONS, type CmdFrame, type CommandAction } from '../../../protocol/frames.js';
 import type { ApiKeyEntry, DoorEntry } from '../../access.js';
+import { balanced } from '../../accounting.js';
 import { send, type Socket } from '../../session.js';
 import { ApiError, type Route } from '../router.js';
 import { dateTime, name, nullableDateTime, object, pageOf, pageQuery, uuid } from '../schemas.js';
@@ -38,12 +39,21 @@ const siteResult = object({
   }) },
 });
 
+const count = { type: 'integer', minimum: 0 } as const;
+const accounting = object({
+  device_id: uuid, since: { ...dateTime, description: 'start of this hub process: the counts are in memory, per hub, since then' },
+  received: { ...count, description: 'events of answered ev frames: stored + duplicates + quarantined + busy' },
+  stored: count, duplicates: count, quarantined: count, busy: { ...count, description: 'answered busy (to be resent, then counted again)' },
+  in_flight_frames: { ...count, description: 'ev frames not yet answered; their events are in no count yet' },
+  balanced: { type: 'boolean' },
+});
+
 type Outcome = 'ok' | 'failed' | 'timeout' | 'offline';
 interface Sent { id: string; outcome: Outcome; code?: string; deviceId: string | null; sentAt: number | null; answeredAt: number | null }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs }: ApiServices): Route[] {
+export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs, accounting: ledger }: ApiServices): Route[] {
   /** A door of the key's organization, from memory; any other id is a 404. */
   function orgDoor(key: ApiKeyEntry, id: string): DoorEntry {
     const door = engine.door(id);
@@ -135,6 +145,21 @@ export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs
     {
       method: 'POST', path: '/v1/devices/{id}/enable', tag: 'devices', role: 'admin', summary: 'Enable a disabled device', response: device,
       handle: async ({ key, actor, params }) => ({ body: await store.mutate('setDeviceEnabled', { orgId: key.orgId, actor, id: params.id, enabled: true }) }),
+    },
+    {
+      // In memory, of this hub process only (hub/accounting.ts); a device of another org is a 404.
+      method: 'GET', path: '/v1/devices/{id}/accounting', tag: 'devices', role: 'viewer',
+      summary: 'Loss accounting of the device\'s events on this hub since it started: received = stored + duplicates + quarantined + busy',
+      response: accounting,
+      handle: async ({ key, params }) => {
+        const d = engine.deviceById(params.id!);
+        if (!d || d.orgId !== key.orgId) throw new ApiError('LINTEL_ERR_API_NOT_FOUND', 'device');
+        const c = ledger.get(d.id);
+        return { body: {
+          device_id: d.id, since: iso(ledger.since), received: c.received, stored: c.stored, duplicates: c.duplicates, quarantined: c.quarantined,
+          busy: c.busy, in_flight_frames: c.inFlightFrames, balanced: balanced(c),
+        } };
+      },
     },
     {
       // In memory, of this hub only: a device missing here may be connected to another hub, so
