@@ -1,59 +1,21 @@
 // A hub crash (kill -9) mid-burst, with the hub as a real process: its PostgreSQL lives on as an
 // orphan, the restarted hub stops it and starts its own, and the reconnecting terminals resend
 // what was unacked so every punch they ever queued is stored exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Terminal } from '../../bench/terminal.js';
 import { createAdminClient, type AdminClient } from '../../hub/admin-client.js';
-import { loadConfig, PROJECT_ROOT } from '../../hub/config.js';
+import { loadConfig } from '../../hub/config.js';
 import { freePort, tempDataDir } from '../helpers/hub.js';
+import { postmastersOn, spawnHub, waitFor, type HubProcess } from '../helpers/hub-process.js';
 
 const DEVICES = 4;
 const BOOT = 11;
 const HANG_MS = 60_000; // a hang detector, not a speed threshold
-
-interface HubProcess { child: ChildProcess; output: string[]; exited: Promise<number | null> }
-
-/** Starts `node --import tsx hub/main.ts` and resolves once it logs that it listens. */
-async function spawnHub(env: Record<string, string>): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const listening = new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output.push(...chunk.split('\n').filter(Boolean));
-      if (chunk.includes('"hub listening"')) resolve();
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
-    void exited.then((code) => reject(new Error(`hub exited with ${code} before listening:\n${output.join('\n')}`)));
-  });
-  await listening;
-  return { child, output, exited };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + HANG_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${HANG_MS} ms`);
-    await sleep(20);
-  }
-}
-
-/** Pids of processes whose command line names the data folder: the embedded postmaster(s). */
-function postmastersOn(dir: string): number[] {
-  const found: number[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(dir)) found.push(Number(pid));
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
-}
+const waitForHang = (what: string, check: () => boolean | Promise<boolean>) => waitFor(what, check, HANG_MS);
 
 function alive(pid: number): boolean {
   try {
@@ -135,12 +97,12 @@ t.test('kill -9 mid-burst: the orphaned PostgreSQL is replaced and every punch i
       }
     })());
   }
-  await waitFor('acks before the kill', () => acked.every((s) => s.size >= 200));
+  await waitForHang('acks before the kill', () => acked.every((s) => s.size >= 200));
 
   const firstPostmaster = Number(readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   first.child.kill('SIGKILL');
   t.equal(await first.exited, null, 'the hub was killed by a signal');
-  await waitFor('sessions to drop', () => terms.every((x) => !x.connected));
+  await waitForHang('sessions to drop', () => terms.every((x) => !x.connected));
   const ackedBeforeKill = acked.map((s) => new Set(s)); // nothing more can be acked by a dead hub
   t.ok(alive(firstPostmaster), `its PostgreSQL (pid ${firstPostmaster}) survives as an orphan`);
   t.same(postmastersOn(dataDir), [firstPostmaster], 'the orphan is the only postmaster on the data folder');
@@ -155,7 +117,7 @@ t.test('kill -9 mid-burst: the orphaned PostgreSQL is replaced and every punch i
   const restartAt = performance.now();
   const second = await spawnHub(env);
   procs.push(second);
-  await waitFor('readyz 200 after the restart', async () => (await readyz(httpUrl)) === 200);
+  await waitForHang('readyz 200 after the restart', async () => (await readyz(httpUrl)) === 200);
   t.ok(second.output.some((l) => l.includes('stopping a PostgreSQL left running')), 'the restarted hub stopped the orphan');
   t.ok(!alive(firstPostmaster), 'the orphaned postmaster is gone');
   const secondPostmaster = Number(readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);

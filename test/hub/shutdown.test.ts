@@ -1,61 +1,20 @@
 // Graceful shutdown, with the hub as a real process: SIGTERM mid-burst refuses new upgrades,
 // answers what is in flight, closes sessions with 1001, stops its PostgreSQL and exits 0; the
 // terminals then resend what was unacked to the restarted hub and every punch is stored once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Terminal } from '../../bench/terminal.js';
 import { createAdminClient, type AdminClient } from '../../hub/admin-client.js';
-import { loadConfig, PROJECT_ROOT } from '../../hub/config.js';
+import { loadConfig } from '../../hub/config.js';
 import { freePort, tempDataDir } from '../helpers/hub.js';
+import { postmastersOn, spawnHub, waitFor, type HubProcess } from '../helpers/hub-process.js';
 
 const DEVICES = 4;
 const BOOT = 7;
 const HANG_MS = 30_000; // a hang detector, not a speed threshold
-
-interface HubProcess { child: ChildProcess; output: string[]; exited: Promise<number | null> }
-
-/** Starts `node --import tsx hub/main.ts` and resolves once it logs that it listens. */
-async function spawnHub(env: Record<string, string>): Promise<HubProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const listening = new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output.push(...chunk.split('\n').filter(Boolean));
-      if (chunk.includes('"hub listening"')) resolve();
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
-    void exited.then((code) => reject(new Error(`hub exited with ${code} before listening:\n${output.join('\n')}`)));
-  });
-  await listening;
-  return { child, output, exited };
-}
-
-async function waitFor(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + HANG_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${HANG_MS} ms`);
-    await sleep(20);
-  }
-}
-
-/** Processes whose command line names the data folder: the embedded PostgreSQL and its children. */
-function processesUsing(dir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmd.includes(dir)) found.push(`${pid}: ${cmd}`);
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
-}
+const waitForHang = (what: string, check: () => boolean | Promise<boolean>) => waitFor(what, check, HANG_MS);
 
 /** An upgrade for a device with no session: resolves with the HTTP status, or the socket error code. */
 function tryUpgrade(url: string, token: string): Promise<number | string> {
@@ -125,12 +84,12 @@ t.test('SIGTERM mid-burst: acked punches stay, sessions close 1001, the process 
     })());
   }
   const closeCodes = terms.map((x) => x.closed());
-  await waitFor('acks before SIGTERM', () => acked.every((s) => s.size >= 200));
+  await waitForHang('acks before SIGTERM', () => acked.every((s) => s.size >= 200));
 
   const ackedAtSigterm = acked.map((s) => s.size);
   const sigtermAt = performance.now();
   first.child.kill('SIGTERM');
-  await waitFor('"shutting down" log line', () => first.output.some((l) => l.includes('"shutting down"')));
+  await waitForHang('"shutting down" log line', () => first.output.some((l) => l.includes('"shutting down"')));
   const upgrade = await tryUpgrade(url, late.token);
   t.ok(upgrade === 503 || upgrade === 'ECONNREFUSED', `an upgrade after SIGTERM is refused (${upgrade})`);
 
@@ -140,7 +99,7 @@ t.test('SIGTERM mid-burst: acked punches stay, sessions close 1001, the process 
   t.same(await Promise.all(closeCodes), devices.map(() => 1001), 'every session was closed with 1001');
   await Promise.all(bursts);
   t.ok(first.output.some((l) => l.includes('"hub stopped"')), 'it logged a complete shutdown');
-  t.same(processesUsing(dataDir), [], 'no process is left using the data folder (its PostgreSQL stopped)');
+  t.same(postmastersOn(dataDir), [], 'no process is left using the data folder (its PostgreSQL stopped)');
   const ackedBeforeExit = acked.map((s) => new Set(s)); // the ack listener keeps adding after the restart
   const unacked = terms.map((x) => x.outbox.size);
   const sent = terms.map((x) => x.lastSeq);
