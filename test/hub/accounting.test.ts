@@ -4,6 +4,7 @@
 // busy past LINTEL_MAX_INFLIGHT_BYTES. At the end the counts match what PostgreSQL holds.
 import postgres from 'postgres';
 import t from 'tap';
+import { lockEventKeys } from '../helpers/locks.js';
 import type { Terminal } from '../../bench/terminal.js';
 import { balanced, createAccounting } from '../../hub/accounting.js';
 import { client, createKey } from '../helpers/api.js';
@@ -69,16 +70,7 @@ t.test('every event received is stored, a duplicate, quarantined or answered bus
   t.match(await accounting(viewerA, a.deviceId), { received: 21, stored: 12, duplicates: 6, quarantined: 3, busy: 0, in_flight_frames: 0, balanced: true });
 
   // Hold the commit: a frame of ~40 KB stays in flight, the next one is past the 64 KiB bound.
-  let release!: () => void;
-  const held = new Promise<void>((r) => { release = r; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => { locked = r; });
-  const lockTx = sql.begin(async (tx) => {
-    await tx`LOCK TABLE event_keys IN SHARE ROW EXCLUSIVE MODE`;
-    locked();
-    await held;
-  });
-  await isLocked;
+  const lock = await lockEventKeys(sql);
   const heldAck = term.next('ack', 30_000);
   term.sendFrame({ t: 'ev', boot: 7, events: seqs(15, 164).map((s) => door(s, 200)) });
   const busy = await send(term, 7, seqs(165, 314).map((s) => door(s, 200)));
@@ -86,8 +78,7 @@ t.test('every event received is stored, a duplicate, quarantined or answered bus
   t.match(await accounting(viewerA, a.deviceId), { received: 171, stored: 12, duplicates: 6, quarantined: 3, busy: 150, in_flight_frames: 1, balanced: true },
     'the held frame is in flight and in no count; the busy one is counted');
   t.match(await totals(th), { received: 171, busy: 150, inflight_frames: 1 });
-  release();
-  await lockTx;
+  await lock.release();
   t.same((await heldAck).seqs, seqs(15, 164), 'the held frame is acked once the store commits');
 
   for (const s of [

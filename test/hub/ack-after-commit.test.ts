@@ -6,23 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import t from 'tap';
 import { provisionSite, settle, startTestHub, type TestHub } from '../helpers/hub.js';
+import { lockEventKeys } from '../helpers/locks.js';
 
 type Sql = postgres.Sql;
-
-/** Holds SHARE ROW EXCLUSIVE on event_keys (it conflicts with INSERT) until release(). */
-async function lockEventKeys(sql: Sql): Promise<{ release(): Promise<void> }> {
-  let release!: () => void;
-  const released = new Promise<void>((r) => { release = r; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => { locked = r; });
-  const tx = sql.begin(async (tx) => {
-    await tx`LOCK TABLE event_keys IN SHARE ROW EXCLUSIVE MODE`;
-    locked();
-    await released;
-  });
-  await Promise.race([isLocked, tx]);
-  return { release: async () => { release(); await tx; } };
-}
 
 /** Waits (bounded) until the hub's ingest transaction is blocked on our lock: the frame reached the store. */
 async function ingestWaitingOnLock(sql: Sql): Promise<boolean> {

@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import t from 'tap';
 import type { BusyFrame } from '../../protocol/frames.js';
 import { provisionSite, startTestHub } from '../helpers/hub.js';
+import { lockEventKeys } from '../helpers/locks.js';
 
 t.test('past the in-flight bound: busy with the seqs, then everything stored once', async (t) => {
   const th = await startTestHub(t, { LINTEL_MAX_INFLIGHT_BYTES: '65536', LINTEL_BUSY_RETRY_MS: '300' });
@@ -13,16 +14,7 @@ t.test('past the in-flight bound: busy with the seqs, then everything stored onc
   t.teardown(() => sql.end({ timeout: 1 }));
 
   // Hold the hub's commit back so frames pile up in flight.
-  let release!: () => void;
-  const held = new Promise<void>((r) => { release = r; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => { locked = r; });
-  const lockTx = sql.begin(async (tx) => {
-    await tx`LOCK TABLE event_keys IN SHARE ROW EXCLUSIVE MODE`;
-    locked();
-    await held;
-  });
-  await isLocked;
+  const lock = await lockEventKeys(sql);
 
   const term = th.terminal(p.token, { boot: 3 });
   await term.connect();
@@ -44,8 +36,7 @@ t.test('past the in-flight bound: busy with the seqs, then everything stored onc
   const inflight = Number(/^lintel_ingest_inflight_bytes (\d+)/m.exec(await (await fetch(`${th.httpUrl}/metrics`)).text())?.[1]);
   t.ok(inflight <= 65536, `the hub holds at most the bound in flight (${inflight} bytes)`);
 
-  release();
-  await lockTx;
+  await lock.release();
   await term.drained(); // the terminal resends what was busy after retry_ms until all is acked
   const rows = await th.query<{ n: number; d: number }>(
     `SELECT count(*)::int AS n, count(DISTINCT seq)::int AS d FROM events WHERE device_id = $1 AND boot = 3`, [p.deviceId]);
