@@ -38,6 +38,9 @@ const schema = {
     LINTEL_ALLOW_UWS_FALLBACK: { type: 'boolean', default: false },
     LINTEL_COMMAND_TTL_MS: int(5000, 500, 60000),
     LINTEL_HUB_ID: { type: 'string', minLength: 1, maxLength: 128, default: `${hostname()}-${process.pid}` },
+    LINTEL_SPOOL_MAX_BYTES: int(1024 * 1024 * 1024, 0, 1024 * 1024 * 1024 * 1024),
+    LINTEL_SPOOL_SEGMENT_BYTES: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    LINTEL_MAINTENANCE_INTERVAL_S: int(3600, 1, 86400),
   },
 } as const;
 
@@ -63,6 +66,10 @@ export interface Config {
   allowUwsFallback: boolean;
   hubId: string;
   commandTtlMs: number;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  spoolSegmentBytes: number;
+  maintenanceIntervalMs: number;
 }
 
 export const CONFIG_VARIABLES = Object.keys(schema.properties);
@@ -101,6 +108,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     allowUwsFallback: v.LINTEL_ALLOW_UWS_FALLBACK,
     hubId: v.LINTEL_HUB_ID,
     commandTtlMs: v.LINTEL_COMMAND_TTL_MS,
+    spoolDir: path.join(dataDir, 'spool'),
+    spoolMaxBytes: v.LINTEL_SPOOL_MAX_BYTES,
+    spoolSegmentBytes: v.LINTEL_SPOOL_SEGMENT_BYTES,
+    maintenanceIntervalMs: v.LINTEL_MAINTENANCE_INTERVAL_S * 1000,
   });
 }
 
