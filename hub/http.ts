@@ -2,7 +2,7 @@
 import type { Metrics } from './metrics.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
 
-export interface HealthState { ready(): { ok: boolean; reasons: string[] } }
+export interface HealthState { ready(): { ok: boolean; reasons: string[]; [more: string]: unknown } }
 
 export function json(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.cork(() => {

@@ -8,12 +8,21 @@ import type { DeviceRef, FrameOutcome, HubEventItem, IngestResult, IngestTask, F
 import type { Accounting } from './accounting.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { Spool } from './spool.js';
 
 export interface IngestOptions { batchMs: number; batchMaxBytes: number; maxInflightBytes: number; maxBatchesInFlight: number; maxPendingHubEvents: number }
-export interface IngestDeps { pool: Piscina; metrics: Metrics; log: Logger; accounting: Accounting; onStoreError(unavailable: boolean): void; onStoreOk(): void }
+export interface IngestDeps {
+  pool: Piscina; metrics: Metrics; log: Logger; accounting: Accounting;
+  /** Where batches go while PostgreSQL is unreachable; undefined: answer busy. */
+  spool?: Spool;
+  isStoreDown(): boolean;
+  onStoreError(unavailable: boolean): void;
+  onStoreOk(): void;
+}
 
 type Reply = (outcome: FrameOutcome) => void;
-interface OpenBatch { items: IngestTask['items']; transfer: ArrayBuffer[]; bytes: number; replies: Map<number, { reply: Reply; bytes: number; at: number; deviceId: string }> }
+interface OpenBatch { items: IngestTask['items']; transfer: ArrayBuffer[]; bytes: number; replies: Map<number, { reply: Reply; bytes: number; at: number; deviceId: string; siteId: string }> }
+type Counts = { stored: number; duplicates: number; quarantined: number; spooled: number; busy: number };
 
 const newBatch = (): OpenBatch => ({ items: [], transfer: [], bytes: 0, replies: new Map() });
 
@@ -27,6 +36,8 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   let draining = false; // shutdown: frames arriving now are answered busy, so the drain ends
   let nextRef = 1;
   let pendingHub: HubEventItem[] = [];
+  let spoolWrites = 0; // batches waiting for their spool record's fsync
+  let spoolFullLogged = false;
   const idleWaiters: (() => void)[] = [];
 
   function schedule() {
@@ -47,7 +58,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     batchesInFlight++;
     metrics.batchEvents.observe(batch.items.length);
     metrics.poolQueue.set(pool.queueSize);
-    const task: IngestTask = { items: batch.items };
+    const task: IngestTask = { items: batch.items, spoolOnly: deps.isStoreDown() && deps.spool?.enabled };
     (pool.run(task, { transferList: batch.transfer }) as Promise<IngestResult>).then(
       (result) => settle(batch, result),
       (err: Error) => {
@@ -60,11 +71,10 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
 
   function settle(batch: OpenBatch, result: IngestResult | undefined) {
     batchesInFlight--;
-    const now = performance.now();
     if (result) {
       metrics.commitSeconds.observe(result.commitMs / 1000);
       if (result.error) {
-        log.warn({ code: result.error.code, err: result.error.message }, 'batch not stored');
+        if (!result.spool || !deps.isStoreDown()) log.warn({ code: result.error.code, err: result.error.message }, 'batch not stored');
         deps.onStoreError(result.error.unavailable);
       } else {
         // result.stored also holds the hub's decision records: terminal events are the frames' share.
@@ -72,19 +82,9 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
         metrics.hubRecordsStored.inc(result.stored - terminalStored);
         deps.onStoreOk();
       }
+      if (result.spool && toSpool(batch, result, result.spool)) return afterSettle();
       if (result.error && result.hubEvents) requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
-      for (const outcome of result.frames) {
-        const r = batch.replies.get(outcome.ref);
-        if (!r) continue;
-        batch.replies.delete(outcome.ref);
-        inflightBytes -= r.bytes;
-        inflightFrames--;
-        if (outcome.ok) count(r.deviceId, { stored: outcome.stored, duplicates: outcome.duplicates, quarantined: outcome.quarantined, busy: 0 });
-        else if (outcome.seqs) count(r.deviceId, { stored: 0, duplicates: 0, quarantined: 0, busy: outcome.seqs.length });
-        else accounting.frameAnswered(r.deviceId); // error bad_frame: no event of it is counted
-        metrics.ackSeconds.observe((now - r.at) / 1000);
-        r.reply(outcome);
-      }
+      answer(batch, result.frames, false);
     } else {
       requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
     }
@@ -95,16 +95,67 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
       accounting.frameAnswered(r.deviceId); // its event count is unknown; the session closes and the terminal resends
       r.reply({ ref, ok: false, code: 'busy_error', msg: 'ingest worker failed', boot: -1, seqs: [] });
     }
+    afterSettle();
+  }
+
+  function afterSettle() {
     metrics.inflightBytes.set(inflightBytes);
     metrics.inflightFrames.set(inflightFrames);
     if (open.items.length || pendingHub.length) flush();
-    if (batchesInFlight === 0 && open.items.length === 0) for (const w of idleWaiters.splice(0)) w();
+    if (batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0) for (const w of idleWaiters.splice(0)) w();
+  }
+
+  /** Answers each frame of a batch; `spooled`: the batch's spool record is fsynced, so spoolable frames are acked. */
+  function answer(batch: OpenBatch, outcomes: FrameOutcome[], spooled: boolean) {
+    const now = performance.now();
+    for (let outcome of outcomes) {
+      const r = batch.replies.get(outcome.ref);
+      if (!r) continue;
+      batch.replies.delete(outcome.ref);
+      inflightBytes -= r.bytes;
+      inflightFrames--;
+      if (spooled && !outcome.ok && 'spool' in outcome && outcome.spool) {
+        const events = outcome.spool.events;
+        outcome = { ref: outcome.ref, ok: true, boot: outcome.boot, seqs: outcome.seqs, q: outcome.spool.q, stored: 0, duplicates: 0, quarantined: 0, spooled: events };
+      }
+      if (outcome.ok) count(r, { stored: outcome.stored, duplicates: outcome.duplicates, quarantined: outcome.quarantined, spooled: outcome.spooled ?? 0, busy: 0 });
+      else if (outcome.seqs) count(r, { stored: 0, duplicates: 0, quarantined: 0, spooled: 0, busy: outcome.seqs.length });
+      else accounting.frameAnswered(r.deviceId); // error bad_frame: no event of it is counted
+      metrics.ackSeconds.observe((now - r.at) / 1000);
+      r.reply(outcome);
+    }
+  }
+
+  /**
+   * The store was unreachable: append the batch to the spool and ack its frames once the record
+   * is fsynced (PROTOCOL section 4: durable means committed or in the spool). False when the
+   * spool is off or full: the caller answers busy and the terminals keep their events.
+   */
+  function toSpool(batch: OpenBatch, result: IngestResult, payload: Uint8Array): boolean {
+    const { spool } = deps;
+    if (!spool?.fits(payload.byteLength)) {
+      if (spool?.enabled && !spoolFullLogged) { spoolFullLogged = true; log.warn({ code: 'LINTEL_ERR_SPOOL_FULL', bytes: spool.bytes }, 'spool full; answering busy'); }
+      return false;
+    }
+    spoolFullLogged = false;
+    spoolWrites++;
+    spool.append(payload).then(
+      () => answer(batch, result.frames, true),
+      () => {
+        requeueHub(batch.items.filter((i): i is HubEventItem => i.kind === 'hub'));
+        answer(batch, result.frames, false);
+      },
+    ).finally(() => { spoolWrites--; afterSettle(); });
+    return true;
   }
 
   /** One frame's answer, in the device's ledger and in the totals at once, so both balance at every instant. */
-  function count(deviceId: string, c: { stored: number; duplicates: number; quarantined: number; busy: number }) {
-    accounting.frameAnswered(deviceId, c);
-    metrics.eventsReceived.inc(c.stored + c.duplicates + c.quarantined + c.busy);
+  function count(r: { deviceId: string; siteId: string }, c: Counts) {
+    accounting.frameAnswered(r.deviceId, c);
+    const received = c.stored + c.duplicates + c.quarantined + c.spooled + c.busy;
+    metrics.eventsReceived.inc(received);
+    metrics.siteEventsReceived.inc({ site: r.siteId }, received);
+    metrics.eventsSpooled.inc(c.spooled);
     metrics.eventsStored.inc(c.stored);
     metrics.eventsDuplicate.inc(c.duplicates);
     metrics.eventsQuarantined.inc(c.quarantined);
@@ -127,7 +178,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
       open.items.push(item);
       open.transfer.push(copy);
       open.bytes += copy.byteLength;
-      open.replies.set(ref, { reply, bytes: copy.byteLength, at: performance.now(), deviceId: device.deviceId });
+      open.replies.set(ref, { reply, bytes: copy.byteLength, at: performance.now(), deviceId: device.deviceId, siteId: device.siteId });
       inflightBytes += copy.byteLength;
       inflightFrames++;
       accounting.frameSubmitted(device.deviceId);
@@ -137,9 +188,10 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
       return true;
     },
     /** Events answered busy on the event loop (past the in-flight bound), never handed to the pool. */
-    countBusy(deviceId: string, events: number) {
-      accounting.busyNow(deviceId, events);
+    countBusy(device: DeviceRef, events: number) {
+      accounting.busyNow(device.deviceId, events);
       metrics.eventsReceived.inc(events);
+      metrics.siteEventsReceived.inc({ site: device.siteId }, events);
       metrics.eventsBusy.inc(events);
     },
     recordHubEvent(item: HubEventItem) {
@@ -153,7 +205,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     drain(): Promise<void> {
       draining = true;
       flush();
-      if (batchesInFlight === 0 && open.items.length === 0) return Promise.resolve();
+      if (batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
   };

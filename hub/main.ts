@@ -20,10 +20,13 @@ import { registerHttpRoutes } from './http.js';
 import { createIngest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { openSpool } from './spool.js';
+import { createSpoolDrain } from './spool-drain.js';
 import { createTerminalEndpoint } from './terminals.js';
 import { listenExclusive, listenPort, loadUws, type us_listen_socket } from './uws.js';
 
 const HEARTBEAT_MS = 5000;
+const STORE_PROBE_MS = 1000; // while PostgreSQL is away, how often the hub asks whether it is back
 const SHUTDOWN_DRAIN_MS = 10_000;
 
 // Workers are referenced by file only, never imported: the database client must not load here.
@@ -132,15 +135,38 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   const ingestWorker = worker('ingest');
   const pool = new Piscina({ filename: ingestWorker.filename, minThreads: config.ingestWorkers, maxThreads: config.ingestWorkers, idleTimeout: Infinity, workerData: { ...settings, ...ingestWorker.data } });
   pool.on('error', (err) => log.error({ err }, 'ingest worker error'));
+  const spool = await openSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }, { log: log.child({ component: 'spool' }), metrics });
+
+  /** PostgreSQL went away or came back: degraded mode spools batches; recovery drains the spool. */
+  let probe: NodeJS.Timeout | undefined;
+  function setStoreUp(up: boolean): void {
+    if (up === storeUp) return;
+    storeUp = up;
+    metrics.storeUp.set(up ? 1 : 0);
+    metrics.degraded.set(up ? 0 : 1);
+    if (up) {
+      log.info({ spoolBytes: spool.bytes, spoolSegments: spool.segments }, 'store available again');
+      spoolDrain.kick();
+    } else {
+      log.warn({ spool: spool.enabled }, spool.enabled ? 'store unavailable; degraded: events go to the local spool' : 'store unavailable; events are answered busy');
+      probe ??= setInterval(() => {
+        control.ping().then(() => { clearInterval(probe); probe = undefined; setStoreUp(true); }, () => {});
+      }, STORE_PROBE_MS);
+    }
+  }
   const ingest = createIngest(
     { batchMs: config.batchMs, batchMaxBytes: config.batchMaxBytes, maxInflightBytes: config.maxInflightBytes, maxBatchesInFlight: config.ingestWorkers * 2, maxPendingHubEvents: 100_000 },
     {
-      pool, metrics, accounting, log: log.child({ component: 'ingest' }),
-      onStoreError(unavailable) { if (unavailable && storeUp) { storeUp = false; metrics.storeUp.set(0); log.warn('store unavailable'); } },
-      onStoreOk() { if (!storeUp) { storeUp = true; metrics.storeUp.set(1); log.info('store available again'); } },
+      pool, metrics, accounting, spool, log: log.child({ component: 'ingest' }),
+      isStoreDown: () => !storeUp,
+      onStoreError(unavailable) { if (unavailable) setStoreUp(false); },
+      onStoreOk() { setStoreUp(true); },
     },
   );
+  const spoolDrain = createSpoolDrain({ spool, pool, metrics, log: log.child({ component: 'spool' }), isStoreDown: () => !storeUp, onStoreError(unavailable) { if (unavailable) setStoreUp(false); } });
   metrics.storeUp.set(1);
+  metrics.degraded.set(0);
+  spoolDrain.kick(); // a spool left by a previous run (crash or outage)
 
   const hubBoot = randomInt(1, 2 ** 31);
   let hubSeq = 0;
@@ -156,10 +182,13 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   registerApi(app, { store, engine, terminals, commands, metrics, commandTtlMs: config.commandTtlMs, accounting }, log.child({ component: 'api' }));
   registerHttpRoutes(app, metrics, {
     ready() {
+      // Without PostgreSQL the hub still takes events while its spool has room: degraded, ready.
       const reasons = [];
       if (draining) reasons.push('draining');
       if (!storeUp) reasons.push('store_unavailable');
-      return { ok: reasons.length === 0, reasons };
+      if (!storeUp && spool.full) reasons.push(spool.enabled ? 'spool_full' : 'spool_off');
+      const ok = !draining && (storeUp || !spool.full);
+      return { ok, degraded: !storeUp, reasons, spool: { bytes: spool.bytes, segments: spool.segments, capacity_bytes: spool.capacity, draining: spoolDrain.running } };
     },
   });
 
@@ -171,9 +200,10 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
 
   const beat = setInterval(() => {
     control.ping().then(() => {
-      if (!storeUp && ingest.inflightBytes === 0) { storeUp = true; metrics.storeUp.set(1); log.info('store available again'); }
+      setStoreUp(true);
+      spoolDrain.kick();
       return control.heartbeat(config.hubId, engine.version);
-    }).catch(() => { if (storeUp) { storeUp = false; metrics.storeUp.set(0); log.warn('store unavailable'); } });
+    }).catch(() => setStoreUp(false));
   }, HEARTBEAT_MS);
   beat.unref();
   log.info({ port, hubId: config.hubId, stateVersion: engine.version, embedded: Boolean(embedded), workers: config.ingestWorkers }, 'hub listening');
@@ -192,6 +222,9 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
         const giveUp = new AbortController();
         await Promise.race([ingest.drain(), sleep(SHUTDOWN_DRAIN_MS, undefined, { signal: giveUp.signal }).catch(() => {})]);
         giveUp.abort();
+        if (probe) clearInterval(probe);
+        await spoolDrain.close();
+        await spool.close(); // what is left drains at the next start
         terminals!.closeAll();
         commands.close();
         await store.close();

@@ -18,6 +18,7 @@ export function createMetrics() {
     eventsDuplicate: new client.Counter({ name: 'lintel_ingest_events_duplicate_total', help: 'Events already stored (resends)', registers: r }),
     eventsQuarantined: new client.Counter({ name: 'lintel_ingest_events_quarantined_total', help: 'Events stored in quarantine', registers: r }),
     eventsBusy: new client.Counter({ name: 'lintel_ingest_events_busy_total', help: 'Events answered busy (not stored, to be resent)', registers: r }),
+    siteEventsReceived: new client.Counter({ name: 'lintel_site_events_received_total', help: 'Events received per site (site id; bounded by the sites a hub serves), for "site silent at its usual shift change" alerts', labelNames: ['site'], registers: r }),
     eventsSpooled: new client.Counter({ name: 'lintel_ingest_events_spooled_total', help: 'Events acked from the local spool (fsynced) while PostgreSQL was unreachable', registers: r }),
     spoolBytes: new client.Gauge({ name: 'lintel_spool_bytes', help: 'Bytes in the local spool waiting for PostgreSQL', registers: r }),
     spoolSegments: new client.Gauge({ name: 'lintel_spool_segments', help: 'Spool segment files waiting for PostgreSQL', registers: r }),

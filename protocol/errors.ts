@@ -39,6 +39,8 @@ export const ERRORS = {
   LINTEL_ERR_SESSION_SLOW_CONSUMER: { close: 1013, message: 'terminal does not read its frames' },
 
   LINTEL_ERR_STORE_UNAVAILABLE: { status: 503, message: 'event store unavailable' },
+  LINTEL_ERR_SPOOL_CORRUPT: { message: 'a spool file is not a Lintel spool segment; it is kept aside, never drained' },
+  LINTEL_ERR_SPOOL_FULL: { message: 'the local spool is full; events are answered busy until PostgreSQL is back' },
   LINTEL_ERR_STORE_NOT_FOUND: { status: 404, message: 'no such record' },
   LINTEL_ERR_STORE_CONFLICT: { status: 409, message: 'record already exists' },
 

@@ -37,14 +37,34 @@ export interface HubEventItem extends DeviceRef {
   rid: number;
 }
 
-export interface IngestTask { items: (FrameItem | HubEventItem)[] }
+export interface IngestTask {
+  items: (FrameItem | HubEventItem)[];
+  /** PostgreSQL is known to be down: do not try it, return the batch for the spool at once. */
+  spoolOnly?: boolean;
+}
+
+/** Drain one sealed spool segment (a file path) into PostgreSQL. */
+export interface DrainTask { drain: string }
+
+export interface DrainResult {
+  records: number;
+  tornBytes: number;
+  torn?: string;
+  /** Rows new in events / quarantine (hub records included), identities already stored. */
+  stored: number;
+  quarantined: number;
+  duplicates: number;
+  error?: { code: string; message: string; unavailable: boolean };
+}
 
 export type FrameOutcome =
-  | { ref: number; ok: true; boot: number; seqs: number[]; q: { seq: number; code: QuarantineCode }[]; stored: number; duplicates: number; quarantined: number }
+  | { ref: number; ok: true; boot: number; seqs: number[]; q: { seq: number; code: QuarantineCode }[]; stored: number; duplicates: number; quarantined: number; spooled?: number }
   // The frame itself is bad (PROTOCOL section 4: error bad_frame); nothing of it is stored.
   | { ref: number; ok: false; code: string; msg: string; boot?: undefined; seqs?: undefined }
   // The store did not commit: answer busy (code 'busy': unreachable; 'busy_error': it refused the batch).
-  | { ref: number; ok: false; code: 'busy' | 'busy_error'; msg: string; boot: number; seqs: number[] };
+  // With `spool` the frame is in the result's spool payload: once that is fsynced the hub acks
+  // it (with `q`, the quarantine codes known before the store), else it answers busy.
+  | { ref: number; ok: false; code: 'busy' | 'busy_error'; msg: string; boot: number; seqs: number[]; spool?: { q: { seq: number; code: QuarantineCode }[]; events: number } };
 
 export interface IngestResult {
   frames: FrameOutcome[];
@@ -54,6 +74,8 @@ export interface IngestResult {
   quarantined: number;
   commitMs: number;
   error?: { code: string; message: string; unavailable: boolean };
+  /** The batch's valid frames and hub records, msgpack of a SpoolPayload, when the store was unreachable. */
+  spool?: Uint8Array;
 }
 
 /** Everything the access engine decides from, as loaded by the control worker. Times are ms. */

@@ -4,7 +4,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { workerData } from 'piscina';
 import { LintelError } from '../protocol/errors.js';
-import { connect, type Sql } from './db.js';
+import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
 
 interface AdminSettings { databaseUrl: string; credentialKey: string; migrationsDir: string }
@@ -290,6 +290,12 @@ export default async function admin({ op, arg }: { op: AdminOp; arg: never }): P
     return { ok: true, value };
   } catch (err) {
     const e = err as { code?: string; message: string };
+    if (isUnavailable(err)) {
+      // postgres.js 3.4 may keep a dead connection after the server restarted: start afresh.
+      const old = sql;
+      sql = undefined;
+      old?.end({ timeout: 0 }).catch(() => {});
+    }
     return { ok: false, code: e.code ?? 'LINTEL_ERR_STORE_UNAVAILABLE', message: e.message };
   }
 }

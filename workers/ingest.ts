@@ -1,13 +1,16 @@
 // Piscina task: decode a batch of ev frames (from many terminals) plus the hub's own access
 // decisions, validate them, and store them with one COPY and one statement in one transaction.
 // The outcome of every seq goes back so the hub can ack only what is committed (PROTOCOL section 4).
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Packr } from 'msgpackr';
 import { workerData } from 'piscina';
 import { decodeFrame } from '../protocol/codec.js';
 import { MAX_EVENTS_PER_FRAME, type QuarantineCode } from '../protocol/frames.js';
 import { compileFrameValidators, describeErrors } from '../protocol/schemas.js';
-import type { FrameItem, FrameOutcome, HubEventItem, IngestResult, IngestTask, WorkerSettings } from '../protocol/tasks.js';
+import { readSegment, type SpoolPayload } from '../protocol/spool.js';
+import type { DrainResult, DrainTask, FrameItem, FrameOutcome, HubEventItem, IngestResult, IngestTask, WorkerSettings } from '../protocol/tasks.js';
 import { classify, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
 import { connect, isUnavailable, type Sql } from './db.js';
@@ -15,6 +18,7 @@ import { connect, isUnavailable, type Sql } from './db.js';
 const settings = workerData as WorkerSettings;
 const credentialKey = Buffer.from(settings.credentialKey, 'hex');
 const frameValidators = compileFrameValidators();
+const spoolCodec = new Packr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
 let sql: Sql | undefined;
 const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-ingest' }));
 
@@ -90,7 +94,8 @@ interface Staged {
   outcomes: FrameOutcome[];
 }
 
-function stage(items: IngestTask['items'], now: number): Staged {
+/** Stages batches into COPY rows; a spooled batch is judged with the time it was received. */
+function stage(groups: { items: IngestTask['items']; now: number }[]): Staged {
   const staged: Staged = { rows: [], frames: [], outcomes: [] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
@@ -103,7 +108,7 @@ function stage(items: IngestTask['items'], now: number): Staged {
     staged.rows.push(copyRow([ord, ...values]));
     return ord;
   };
-  for (const item of items) {
+  for (const { items, now } of groups) for (const item of items) {
     if (item.kind === 'hub') {
       addRow(`${item.deviceId}|h|${item.boot}|${item.seq}`, hubValues(item));
       continue;
@@ -177,21 +182,27 @@ async function store(rows: string[]) {
   return { result, commitMs: performance.now() - started };
 }
 
-export default async function ingest(task: IngestTask): Promise<IngestResult> {
-  const staged = stage(task.items, Date.now());
+async function ingest(task: IngestTask): Promise<IngestResult> {
+  const now = Date.now();
+  const staged = stage([{ items: task.items, now }]);
   const hubEvents = task.items.filter((i) => i.kind === 'hub').length;
   const out: IngestResult = { frames: staged.outcomes, hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
   if (staged.rows.length === 0) return out;
+  if (task.spoolOnly) return forSpool(out, staged, task.items, now, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   let stored;
   try {
     stored = await store(staged.rows);
   } catch (err) {
-    if (isUnavailable(err)) dropClient();
-    // Nothing of this batch is committed: every frame is answered busy and will be resent.
-    for (const f of staged.frames) {
-      out.frames.push({ ref: f.item.ref, ok: false, code: isUnavailable(err) ? 'busy' : 'busy_error', msg: (err as Error).message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
+    const unavailable = isUnavailable(err);
+    const error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable };
+    // Nothing of this batch is committed. Unreachable: the hub may spool it and ack; refused:
+    // every frame is answered busy and will be resent.
+    if (unavailable) {
+      dropClient();
+      return forSpool(out, staged, task.items, now, error);
     }
-    out.error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) };
+    for (const f of staged.frames) out.frames.push({ ref: f.item.ref, ok: false, code: 'busy_error', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
+    out.error = error;
     return out;
   }
   out.commitMs = stored.commitMs;
@@ -221,4 +232,72 @@ export default async function ingest(task: IngestTask): Promise<IngestResult> {
     out.frames.push({ ref: f.item.ref, ok: true, boot: f.boot, seqs, q, stored: fresh, duplicates, quarantined });
   }
   return out;
+}
+
+/**
+ * The store is unreachable: hand the batch back as one spool record (its valid frames and hub
+ * records, with the time received). Each frame is answered busy, naming what the hub acks once
+ * the record is fsynced: its seqs and the quarantine codes already known without the store.
+ */
+function forSpool(out: IngestResult, staged: Staged, items: IngestTask['items'], now: number, error: NonNullable<IngestResult['error']>): IngestResult {
+  for (const f of staged.frames) {
+    out.frames.push({
+      ref: f.item.ref, ok: false, code: 'busy', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq),
+      spool: { q: [...f.q].map(([seq, code]) => ({ seq, code })), events: f.ords.length + f.unsequenced },
+    });
+  }
+  const payload: SpoolPayload = { at: now, items: [...staged.frames.map((f) => f.item), ...items.filter((i) => i.kind === 'hub')] };
+  out.spool = spoolCodec.pack(payload);
+  out.error = error;
+  return out;
+}
+
+/** Spooled bytes per transaction when draining: about a live batch, so COPY pays and a retry is cheap. */
+const DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * Stores one sealed spool segment, record by record in order, a few thousand rows per
+ * transaction. Identity is (device, boot, seq) as on the live path, so a segment drained twice
+ * (the hub died before deleting it) adds nothing. A torn tail is reported, never stored.
+ */
+async function drain(task: DrainTask): Promise<DrainResult> {
+  let segment;
+  try {
+    segment = readSegment(await readFile(task.drain));
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'unknown';
+    return { records: 0, tornBytes: 0, stored: 0, quarantined: 0, duplicates: 0, error: { code, message: (err as Error).message, unavailable: false } };
+  }
+  const out: DrainResult = { records: segment.records.length, tornBytes: segment.tornBytes, torn: segment.torn, stored: 0, quarantined: 0, duplicates: 0 };
+  let groups: { items: IngestTask['items']; now: number }[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    const staged = stage(groups);
+    groups = [];
+    bytes = 0;
+    if (staged.rows.length === 0) return;
+    const { result } = await store(staged.rows);
+    const totals = result.find((r) => r.ord === -1)!;
+    out.stored += Number(totals.n_events);
+    out.quarantined += Number(totals.n_quarantined);
+    out.duplicates += staged.rows.length - Number(totals.n_events) - Number(totals.n_quarantined);
+  };
+  try {
+    for (const record of segment.records) {
+      const payload = spoolCodec.unpack(record) as SpoolPayload;
+      groups.push({ items: payload.items, now: payload.at });
+      bytes += record.byteLength;
+      if (bytes >= DRAIN_BYTES) await flush();
+    }
+    await flush();
+  } catch (err) {
+    if (isUnavailable(err)) dropClient();
+    out.error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) };
+  }
+  return out;
+}
+
+/** Piscina entry: a drain task names a segment file; anything else is a batch to ingest. */
+export default function run(task: IngestTask | DrainTask): Promise<IngestResult | DrainResult> {
+  return 'drain' in task ? drain(task) : ingest(task);
 }

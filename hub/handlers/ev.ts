@@ -50,6 +50,6 @@ function busyFromFrame(ws: Socket, bytes: Uint8Array, encoding: Encoding, ctx: E
   const events = Array.isArray(frame.events) ? (frame.events as { seq?: unknown }[]) : [];
   const seqs = events.map((e) => e?.seq).filter((x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x > 0);
   const boot = typeof frame.boot === 'number' ? frame.boot : 0;
-  ctx.ingest.countBusy(ws.getUserData().device.id, seqs.length); // loss accounting: received and answered busy
+  ctx.ingest.countBusy({ deviceId: ws.getUserData().device.id, orgId: ws.getUserData().device.orgId, siteId: ws.getUserData().device.siteId }, seqs.length); // loss accounting: received and answered busy
   send(ws, { t: 'busy', boot, seqs, retry_ms: ctx.busyRetryMs }, encoding);
 }

@@ -42,8 +42,10 @@ const siteResult = object({
 const count = { type: 'integer', minimum: 0 } as const;
 const accounting = object({
   device_id: uuid, since: { ...dateTime, description: 'start of this hub process: the counts are in memory, per hub, since then' },
-  received: { ...count, description: 'events of answered ev frames: stored + duplicates + quarantined + busy' },
-  stored: count, duplicates: count, quarantined: count, busy: { ...count, description: 'answered busy (to be resent, then counted again)' },
+  received: { ...count, description: 'events of answered ev frames: stored + duplicates + quarantined + spooled + busy' },
+  stored: count, duplicates: count, quarantined: count,
+  spooled: { ...count, description: 'acked from the local spool while PostgreSQL was unreachable (stored once it drains)' },
+  busy: { ...count, description: 'answered busy (to be resent, then counted again)' },
   in_flight_frames: { ...count, description: 'ev frames not yet answered; their events are in no count yet' },
   balanced: { type: 'boolean' },
 });
@@ -157,7 +159,7 @@ export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs
         const c = ledger.get(d.id);
         return { body: {
           device_id: d.id, since: iso(ledger.since), received: c.received, stored: c.stored, duplicates: c.duplicates, quarantined: c.quarantined,
-          busy: c.busy, in_flight_frames: c.inFlightFrames, balanced: balanced(c),
+          spooled: c.spooled, busy: c.busy, in_flight_frames: c.inFlightFrames, balanced: balanced(c),
         } };
       },
     },
