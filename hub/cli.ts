@@ -29,6 +29,10 @@ const USAGE = `usage: npm run lintel -- <command> [--flags]
   apikey list      --org O
   apikey revoke    --org O --id ID
 
+  retention show   --org O
+  retention set    --org O --events-days N [--quarantine-days N]    what the next maintenance run deletes
+  retention run                                       partitions ahead and every organization's policy, now
+
 O, S, D, G may be names or ids (of organization O); X is a person's external id or id.
 Every change is written to the audit log as the CLI's.`;
 
@@ -38,6 +42,7 @@ const options = {
   'external-id': { type: 'string' }, person: { type: 'string' }, cred: { type: 'string' }, kind: { type: 'string' },
   'valid-from': { type: 'string' }, 'valid-until': { type: 'string' }, group: { type: 'string' }, days: { type: 'string' },
   from: { type: 'string' }, to: { type: 'string' }, role: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean' },
+  'events-days': { type: 'string' }, 'quarantine-days': { type: 'string' },
 } as const;
 
 type Flags = Partial<Record<keyof typeof options, string>>;
@@ -65,6 +70,12 @@ export function parseMinute(hhmm: string, isEnd: boolean): number {
   const v = m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
   if (!m || Number(m[2]) > 59 || v > 1440 || (!isEnd && v > 1439)) throw new LintelError('LINTEL_ERR_CLI_USAGE', `${hhmm} is not HH:MM`);
   return v;
+}
+
+function dayCount(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 36500) throw new LintelError('LINTEL_ERR_CLI_USAGE', `${flag} is a whole number of days, 1 to 36500`);
+  return n;
 }
 
 function plan(command: string, f: Flags): [op: Parameters<Awaited<ReturnType<typeof createAdminClient>>['run']>[0], arg: unknown] {
@@ -106,6 +117,11 @@ function plan(command: string, f: Flags): [op: Parameters<Awaited<ReturnType<typ
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(f.id!)) throw new LintelError('LINTEL_ERR_CLI_USAGE', '--id is the key\'s id (see apikey list)');
       return ['revokeApiKey', { org: f.org, id: f.id }];
     case 'apikey list': need(f, 'org'); return ['listApiKeys', { org: f.org }];
+    case 'retention show': need(f, 'org'); return ['showRetention', { org: f.org }];
+    case 'retention set':
+      need(f, 'org', 'events-days');
+      return ['setRetention', { org: f.org, eventsDays: dayCount('--events-days', f['events-days']!), quarantineDays: f['quarantine-days'] ? dayCount('--quarantine-days', f['quarantine-days']) : null }];
+    case 'retention run': return ['runRetention', {}];
     default: throw new LintelError('LINTEL_ERR_CLI_USAGE', `unknown command "${command}"`);
   }
 }

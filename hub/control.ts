@@ -3,6 +3,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
+import type { MaintenanceResult } from '../workers/retention.js';
 
 export function createControl(filename: string, workerData: { databaseUrl: string; migrationsDir: string; $module?: string }) {
   const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 32, idleTimeout: Infinity, workerData });
@@ -20,6 +21,7 @@ export function createControl(filename: string, workerData: { databaseUrl: strin
     forgetHub: (hubId: string) => call<void>('forgetHub', { hubId }),
     checkKeyFingerprint: (fingerprint: string) => call<boolean>('checkKeyFingerprint', { fingerprint }),
     ensurePartitions: () => call<number>('ensurePartitions'),
+    maintain: () => call<MaintenanceResult>('maintain'),
     listen(onMessage: (m: ControlMessage) => void) {
       const { port1, port2 } = new MessageChannel();
       port1.on('message', onMessage);

@@ -19,6 +19,7 @@ import { createStore } from './api/services.js';
 import { registerHttpRoutes } from './http.js';
 import { createIngest } from './ingest.js';
 import { createLogger, type Logger } from './log.js';
+import { createMaintenance } from './maintenance.js';
 import { createMetrics } from './metrics.js';
 import { openSpool } from './spool.js';
 import { createSpoolDrain } from './spool-drain.js';
@@ -207,6 +208,8 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   }, HEARTBEAT_MS);
   beat.unref();
   log.info({ port, hubId: config.hubId, stateVersion: engine.version, embedded: Boolean(embedded), workers: config.ingestWorkers }, 'hub listening');
+  // Partitions ahead and retention policies, at start and every interval (one hub at a time).
+  const maintenance = createMaintenance({ intervalMs: config.maintenanceIntervalMs }, { control, log: log.child({ component: 'maintenance' }), metrics });
 
   let closing: Promise<void> | undefined;
   return {
@@ -229,6 +232,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
         commands.close();
         await store.close();
         await pool.destroy();
+        await maintenance.close();
         await control.forgetHub(config.hubId).catch(() => {});
         await control.close();
         await embedded?.stop();

@@ -6,6 +6,7 @@ import { workerData } from 'piscina';
 import { LintelError } from '../protocol/errors.js';
 import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
+import { maintain } from './retention.js';
 
 interface AdminSettings { databaseUrl: string; credentialKey: string; migrationsDir: string }
 const settings = workerData as AdminSettings;
@@ -234,6 +235,22 @@ export const ops = {
     const org = await orgId(a.org);
     return db()`SELECT id, name, role, created_at, revoked_at FROM api_keys WHERE org_id = ${org} ORDER BY created_at`;
   },
+  async showRetention(a: { org: string }) {
+    const org = await orgId(a.org);
+    const [row] = await db()`SELECT events_days, quarantine_days, updated_at, actor AS updated_by FROM retention_policies WHERE org_id = ${org}`;
+    return { org_id: org, events_days: null, quarantine_days: null, updated_at: null, updated_by: null, ...row };
+  },
+  async setRetention(a: { org: string; eventsDays: number; quarantineDays: number | null }) {
+    const org = await orgId(a.org);
+    return one(db()`INSERT INTO retention_policies (org_id, events_days, quarantine_days, actor) VALUES (${org}, ${a.eventsDays}, ${a.quarantineDays}, 'cli')
+                    ON CONFLICT (org_id) DO UPDATE SET events_days = excluded.events_days, quarantine_days = excluded.quarantine_days,
+                      actor = excluded.actor, updated_at = now()
+                    RETURNING org_id, events_days, quarantine_days, updated_at`, 'retention policy');
+  },
+  /** Partitions ahead and every retention policy, now (what each hub runs every LINTEL_MAINTENANCE_INTERVAL_S). */
+  async runRetention() {
+    return maintain(db());
+  },
   async stateVersion() {
     const [r] = await db()`SELECT v FROM state_version`;
     return Number(r?.v ?? 0);
@@ -267,7 +284,7 @@ export type AdminReply = { ok: true; value: unknown } | { ok: false; code: strin
 const MUTATIONS = new Set<AdminOp>([
   'createOrg', 'createSite', 'createDoor', 'setDoorLockdown', 'createDevice', 'rotateDeviceToken', 'setDeviceEnabled',
   'createPerson', 'updatePerson', 'addCredential', 'revokeCredential', 'createGroup', 'addGroupMember', 'addGroupDoor',
-  'addGroupWindow', 'createApiKey', 'revokeApiKey', 'bulkProvision',
+  'addGroupWindow', 'createApiKey', 'revokeApiKey', 'bulkProvision', 'setRetention',
 ]);
 
 async function auditCli(op: AdminOp, arg: Record<string, unknown>, value: unknown): Promise<void> {

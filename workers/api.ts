@@ -6,6 +6,7 @@ import { closeDb, type Reply } from './api/common.js';
 import * as devices from './api/devices.js';
 import * as events from './api/events.js';
 import * as people from './api/people.js';
+import * as retention from './api/retention.js';
 import * as sitesDoors from './api/sites-doors.js';
 import * as timesheets from './api/timesheets.js';
 
@@ -15,6 +16,7 @@ const ops: Record<string, (arg: never) => Promise<unknown>> = {
   ...devices,
   ...events,
   ...timesheets,
+  ...retention,
   close: closeDb,
 };
 

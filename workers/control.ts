@@ -5,6 +5,7 @@ import { workerData } from 'piscina';
 import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
 import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
+import { ensurePartitions as ensureEventPartitions, maintain as runMaintenance, type MaintenanceResult } from './retention.js';
 
 interface ControlSettings { databaseUrl: string; migrationsDir: string }
 const settings = workerData as ControlSettings;
@@ -20,8 +21,12 @@ export async function migrate(): Promise<string[]> {
 
 /** Monthly event partitions from last month to three months ahead. */
 export async function ensurePartitions(): Promise<number> {
-  const [row] = await db()`SELECT lintel_ensure_partitions((now() - interval '1 month')::date, 5) AS made`;
-  return Number(row?.made ?? 0);
+  return ensureEventPartitions(db());
+}
+
+/** Partitions ahead, then every organization's retention policy (workers/retention.ts); one hub at a time. */
+export async function maintain(): Promise<MaintenanceResult> {
+  return runMaintenance(db());
 }
 
 export async function ping(): Promise<boolean> {
@@ -108,7 +113,7 @@ export async function checkKeyFingerprint({ fingerprint }: { fingerprint: string
   return row?.value === fingerprint;
 }
 
-const tasks = { migrate, ensurePartitions, ping, lastSeq, snapshot, heartbeat, forgetHub, listen, close, checkKeyFingerprint };
+const tasks = { migrate, ensurePartitions, maintain, ping, lastSeq, snapshot, heartbeat, forgetHub, listen, close, checkKeyFingerprint };
 export type ControlOp = keyof typeof tasks;
 
 /** Piscina entry: `{ op, arg }` names the task. */

@@ -7,6 +7,7 @@ import type { ApiServices } from './services.js';
 import { devicesRoutes } from './routes/devices.js';
 import { eventsRoutes } from './routes/events.js';
 import { peopleRoutes } from './routes/people.js';
+import { retentionRoutes } from './routes/retention.js';
 import { sitesDoorsRoutes } from './routes/sites-doors.js';
 import { timesheetsRoutes } from './routes/timesheets.js';
 
@@ -17,6 +18,7 @@ export function registerApi(app: TemplatedApp, services: ApiServices, log: Logge
     ...devicesRoutes(services),
     ...eventsRoutes(services),
     ...timesheetsRoutes(services),
+    ...retentionRoutes(services),
   ];
   const doc = JSON.stringify(openApiDocument(routes, '1'));
   // Public: the contract is no secret, and tools fetch it before they have a key.
