@@ -16,19 +16,18 @@ export interface SpoolOptions { dir: string; maxBytes: number; segmentBytes: num
 interface Segment { file: string; bytes: number }
 interface Pending { record: Buffer; resolve(): void; reject(err: Error): void }
 
-const SEGMENT = /^(\d{16})\.seg$/;
+const SEGMENT = /^\d{16,}\.seg$/; // numbered in write order; the drain takes the lowest first
 
 export async function openSpool(opts: SpoolOptions, deps: { log: Logger; metrics: Metrics }) {
   const { log, metrics } = deps;
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const sealed: Segment[] = [];
   let next = 1;
-  for (const name of (await readdir(opts.dir)).sort()) {
-    const m = SEGMENT.exec(name);
-    if (!m) continue;
+  const names = (await readdir(opts.dir)).filter((n) => SEGMENT.test(n)).sort((a, b) => (BigInt(a.split('.')[0]!) < BigInt(b.split('.')[0]!) ? -1 : 1));
+  for (const name of names) {
     const file = path.join(opts.dir, name);
     const { size } = await stat(file);
-    next = Math.max(next, Number(m[1]) + 1);
+    next = Math.max(next, Number(name.split('.')[0]) + 1);
     if (size <= SPOOL_MAGIC.byteLength) { await rm(file, { force: true }); continue; } // created, never written
     sealed.push({ file, bytes: size });
   }
