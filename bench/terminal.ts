@@ -19,6 +19,8 @@ export interface TerminalOptions {
   fw?: string;
   /** Send frames on their own as events are queued (default) or only on flush(). */
   autoFlush?: boolean;
+  /** Other hubs to try, in turn, when a connection to the current one fails or drops (a device's fallback server list). */
+  fallbackUrls?: string[];
 }
 
 export interface TerminalStats {
@@ -48,8 +50,15 @@ export class Terminal extends EventEmitter {
   constructor(opts: TerminalOptions) {
     super();
     this.opts = {
-      encoding: 'msgpack', boot: 1, tokenInQuery: false, reconnect: true, backoffMinMs: 1000, backoffMaxMs: 60_000, autoFlush: true, ...opts,
+      encoding: 'msgpack', boot: 1, tokenInQuery: false, reconnect: true, backoffMinMs: 1000, backoffMaxMs: 60_000, autoFlush: true, fallbackUrls: [], ...opts,
     };
+  }
+
+  #urlIndex = 0;
+  /** The hub this terminal talks to now (the url, or one of the fallbacks after a failure). */
+  get currentUrl(): string {
+    const all = [this.opts.url, ...this.opts.fallbackUrls];
+    return all[this.#urlIndex % all.length]!;
   }
 
   get connected(): boolean { return this.#ws?.readyState === WebSocket.OPEN && this.welcome !== undefined; }
@@ -60,7 +69,8 @@ export class Terminal extends EventEmitter {
   connect(): Promise<WelcomeFrame> {
     this.#closed = false;
     return new Promise((resolve, reject) => {
-      const url = this.opts.tokenInQuery ? `${this.opts.url}?token=${encodeURIComponent(this.opts.token)}` : this.opts.url;
+      const base = this.currentUrl;
+      const url = this.opts.tokenInQuery ? `${base}?token=${encodeURIComponent(this.opts.token)}` : base;
       const ws = new WebSocket(url, { headers: this.opts.tokenInQuery ? {} : { authorization: `Bearer ${this.opts.token}` }, perMessageDeflate: false });
       this.#ws = ws;
       this.welcome = undefined;
@@ -113,6 +123,7 @@ export class Terminal extends EventEmitter {
     if (this.#closed || !this.opts.reconnect) return;
     const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** this.#attempt++);
     const delay = Math.random() * cap; // full jitter
+    if (this.opts.fallbackUrls.length) this.#urlIndex++; // the next hub in the list
     setTimeout(() => {
       if (this.#closed) return;
       this.stats.reconnects++;

@@ -2,7 +2,7 @@
 // the only database connection of the control plane) and the change listener.
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
+import type { AccessSnapshot, ControlMessage, FleetMessage } from '../protocol/tasks.js';
 import type { MaintenanceResult } from '../workers/retention.js';
 
 export function createControl(filename: string, workerData: { databaseUrl: string; migrationsDir: string; $module?: string }) {
@@ -14,7 +14,13 @@ export function createControl(filename: string, workerData: { databaseUrl: strin
 
   return {
     migrate: () => call<string[]>('migrate'),
-    ping: () => call<boolean>('ping'),
+    /** Resolves with the store's access state version when it answers. */
+    ping: () => call<number>('ping'),
+    claimSession: (deviceId: string, hubId: string) => call<number>('claimSession', { deviceId, hubId }),
+    releaseSession: (deviceId: string, hubId: string, gen: number) => call<void>('releaseSession', { deviceId, hubId, gen }),
+    whereIs: (deviceIds: string[], hubId: string) => call<{ deviceId: string; hubId: string } | null>('whereIs', { deviceIds, hubId }),
+    notifyFleet: (message: FleetMessage) => call<void>('notifyFleet', message),
+    waitForHubs: (version: number, timeoutMs: number) => call<string[]>('waitForHubs', { version, timeoutMs }),
     snapshot: () => call<AccessSnapshot>('snapshot'),
     lastSeq: (deviceId: string, boot: number) => call<number>('lastSeq', { deviceId, boot }),
     heartbeat: (hubId: string, applied: number) => call<void>('heartbeat', { hubId, applied }),

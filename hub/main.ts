@@ -18,6 +18,7 @@ import { registerApi } from './api/index.js';
 import { createStore } from './api/services.js';
 import { registerHttpRoutes } from './http.js';
 import { createIngest } from './ingest.js';
+import { createFleet, type Fleet } from './fleet.js';
 import { createLogger, type Logger } from './log.js';
 import { createMaintenance } from './maintenance.js';
 import { createMetrics } from './metrics.js';
@@ -27,7 +28,8 @@ import { createTerminalEndpoint } from './terminals.js';
 import { listenExclusive, listenPort, loadUws, type us_listen_socket } from './uws.js';
 
 const HEARTBEAT_MS = 5000;
-const STORE_PROBE_MS = 1000; // while PostgreSQL is away, how often the hub asks whether it is back
+const STORE_PROBE_MS = 1000;
+const FLEET_APPLY_WAIT_MS = 1000; // while PostgreSQL is away, how often the hub asks whether it is back
 const SHUTDOWN_DRAIN_MS = 10_000;
 
 // Workers are referenced by file only, never imported: the database client must not load here.
@@ -126,8 +128,10 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
     await reload();
     if (engine.version < v) await new Promise<void>((resolve) => stateWaiters.push({ v, resolve }));
   }
+  let fleet: Fleet | undefined;
   control.listen((m) => {
-    if (m.type === 'listening' || m.version > engine.version) reload().catch((err) => log.error({ err }, 'state reload failed'));
+    if (m.type === 'fleet') fleet?.receive(m.message);
+    else if (m.type === 'listening' || m.version > engine.version) reload().catch((err) => log.error({ err }, 'state reload failed'));
   });
 
   const settings: WorkerSettings = {
@@ -178,9 +182,18 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   }, {
     engine, admission: createAdmission({ perSecond: config.admitPerS }), commands, metrics, log: log.child({ component: 'terminals' }), ingest, hubBoot, nextHubSeq: () => ++hubSeq,
     record: (item) => ingest.recordHubEvent(item), lastSeq: (deviceId, boot) => control.lastSeq(deviceId, boot),
+    sessionReady: (ws) => fleet?.claim(ws), sessionClosed: (ws) => fleet?.release(ws),
   });
-  const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureState);
-  registerApi(app, { store, engine, terminals, commands, metrics, commandTtlMs: config.commandTtlMs, accounting }, log.child({ component: 'api' }));
+  fleet = createFleet({ hubId: config.hubId }, { control, commands, session: (id) => terminals!.get(id), log: log.child({ component: 'fleet' }) });
+  // A change made through this hub's API answers once every live hub decides on it (each
+  // reloads on the lintel_state notification), or after FLEET_APPLY_WAIT_MS at most.
+  const ensureFleetState = async (v: number) => {
+    await ensureState(v);
+    const behind = await control.waitForHubs(v, FLEET_APPLY_WAIT_MS).catch(() => []);
+    if (behind.length) log.warn({ version: v, behind }, 'hubs not yet on the new access state');
+  };
+  const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureFleetState);
+  registerApi(app, { store, engine, terminals, commands, fleet, metrics, commandTtlMs: config.commandTtlMs, accounting }, log.child({ component: 'api' }));
   registerHttpRoutes(app, metrics, {
     ready() {
       // Without PostgreSQL the hub still takes events while its spool has room: degraded, ready.
@@ -200,9 +213,11 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   const port = listenPort(uws.uws, listenSocket);
 
   const beat = setInterval(() => {
-    control.ping().then(() => {
+    control.ping().then((version) => {
       setStoreUp(true);
       spoolDrain.kick();
+      // A notification lost with the listen connection: the version tells, the reload catches up.
+      if (version > engine.version) reload().catch((err) => log.error({ err }, 'state reload failed'));
       return control.heartbeat(config.hubId, engine.version);
     }).catch(() => setStoreUp(false));
   }, HEARTBEAT_MS);

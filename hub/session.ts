@@ -25,6 +25,8 @@ export interface SessionData {
   badFrameTimes: number[];
   helloTimer: NodeJS.Timeout | undefined;
   inflightFrames: number;
+  /** Generation of this session's claim in device_sessions (hub/fleet.ts), once the store answered. */
+  fleetGen?: number;
   log: Logger;
 }
 

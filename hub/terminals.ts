@@ -27,6 +27,8 @@ export interface TerminalDeps extends Omit<AuthContext & HelloContext & EvContex
   commands: CommandRouter;
   metrics: Metrics;
   log: Logger;
+  /** A session that said hello closed (hub/fleet.ts releases its claim). */
+  sessionClosed?(ws: Socket): void;
 }
 
 const validators = compileFrameValidators();
@@ -153,7 +155,7 @@ export function createTerminalEndpoint(app: TemplatedApp, opts: TerminalOptions,
       s.state = 'closed';
       clearTimeout(s.helloTimer);
       if (sessions.get(s.device.id) === ws) sessions.delete(s.device.id);
-      if (wasReady) metrics.connectedTerminals.dec();
+      if (wasReady) { metrics.connectedTerminals.dec(); deps.sessionClosed?.(ws); }
       metrics.closes.inc({ code: String(code) });
       s.log.info({ code }, 'terminal disconnected');
     },

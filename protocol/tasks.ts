@@ -1,6 +1,6 @@
 // What the event loop hands the worker pool and what comes back. Everything here crosses a
 // thread boundary by structured clone, so it stays plain data.
-import type { Encoding, QuarantineCode } from './frames.js';
+import type { CmdFrame, Encoding, QuarantineCode } from './frames.js';
 
 /** Settings a worker gets through workerData (never from process.env). */
 export interface WorkerSettings {
@@ -93,4 +93,17 @@ export interface AccessSnapshot {
 /** Messages the control worker's listener posts to the hub. */
 export type ControlMessage =
   | { type: 'listening' }
-  | { type: 'state'; version: number };
+  | { type: 'state'; version: number }
+  | { type: 'fleet'; message: FleetMessage };
+
+/**
+ * What hubs tell each other over PostgreSQL NOTIFY (channel lintel_fleet, JSON, well under the
+ * 8000-byte payload limit). `from`/`to` are hub ids; a hub ignores its own messages.
+ */
+export type FleetMessage =
+  // A device's session was claimed on hub `from` with generation `gen`: older sessions close (4001).
+  | { t: 'session'; from: string; device: string; gen: number }
+  // A door command for the terminal session hub `to` holds.
+  | { t: 'cmd'; from: string; to: string; id: string; device: string; frame: Omit<CmdFrame, 't' | 'id'> }
+  // Its answer: the terminal's cmd_res, or `offline` when the session is gone.
+  | { t: 'cmd_res'; from: string; to: string; id: string; ok: boolean; code?: string; offline?: boolean; sent_at?: number; answered_at?: number };

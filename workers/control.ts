@@ -2,7 +2,7 @@
 // lookups, liveness of the store, and the LISTEN connection that tells the hub of changes.
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'piscina';
-import type { AccessSnapshot, ControlMessage } from '../protocol/tasks.js';
+import type { AccessSnapshot, ControlMessage, FleetMessage } from '../protocol/tasks.js';
 import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
 import { ensurePartitions as ensureEventPartitions, maintain as runMaintenance, type MaintenanceResult } from './retention.js';
@@ -29,9 +29,55 @@ export async function maintain(): Promise<MaintenanceResult> {
   return runMaintenance(db());
 }
 
-export async function ping(): Promise<boolean> {
-  await db()`SELECT 1`;
-  return true;
+/** The store answers; returns the access state version, so a hub that missed a notification catches up. */
+export async function ping(): Promise<number> {
+  const [row] = await db()`SELECT v FROM state_version`;
+  return Number(row?.v ?? 0);
+}
+
+const FLEET_CHANNEL = 'lintel_fleet';
+/** How long a hub counts as alive after its last heartbeat (the hub beats every 5 s). */
+const HUB_ALIVE = '15 seconds';
+
+/** Claims the device's session for this hub and tells the other hubs, in one statement. */
+export async function claimSession({ deviceId, hubId }: { deviceId: string; hubId: string }): Promise<number> {
+  const [row] = await db()`
+    WITH c AS (
+      INSERT INTO device_sessions (device_id, hub_id, gen) VALUES (${deviceId}, ${hubId}, nextval('device_session_gen'))
+      ON CONFLICT (device_id) DO UPDATE SET hub_id = excluded.hub_id, gen = excluded.gen, since = now()
+      RETURNING gen)
+    SELECT gen, pg_notify(${FLEET_CHANNEL}, json_build_object('t', 'session', 'from', ${hubId}::text, 'device', ${deviceId}::text, 'gen', gen)::text) FROM c`;
+  return Number(row!.gen);
+}
+
+/** The session ended on this hub: forget it unless a newer claim took over meanwhile. */
+export async function releaseSession({ deviceId, hubId, gen }: { deviceId: string; hubId: string; gen: number }): Promise<void> {
+  await db()`DELETE FROM device_sessions WHERE device_id = ${deviceId} AND hub_id = ${hubId} AND gen = ${gen}`;
+}
+
+/** Of these devices, the most recent session held by another live hub. */
+export async function whereIs({ deviceIds, hubId }: { deviceIds: string[]; hubId: string }): Promise<{ deviceId: string; hubId: string } | null> {
+  if (deviceIds.length === 0) return null;
+  const [row] = await db()`
+    SELECT s.device_id, s.hub_id FROM device_sessions s JOIN hub_instances h ON h.id = s.hub_id
+    WHERE s.device_id = ANY(${deviceIds}::uuid[]) AND s.hub_id <> ${hubId} AND h.seen_at > now() - ${HUB_ALIVE}::interval
+    ORDER BY s.since DESC LIMIT 1`;
+  return row ? { deviceId: row.device_id as string, hubId: row.hub_id as string } : null;
+}
+
+export async function notifyFleet(message: FleetMessage): Promise<void> {
+  await db()`SELECT pg_notify(${FLEET_CHANNEL}, ${JSON.stringify(message)})`;
+}
+
+/** Resolves once every live hub decides on `version` or newer; names the ones still behind at the deadline. */
+export async function waitForHubs({ version, timeoutMs }: { version: number; timeoutMs: number }): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const behind = await db()<{ id: string }[]>`SELECT id FROM hub_instances
+      WHERE seen_at > now() - ${HUB_ALIVE}::interval AND applied_version < ${version}`;
+    if (behind.length === 0 || Date.now() > deadline) return behind.map((h) => h.id);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 export async function lastSeq({ deviceId, boot }: { deviceId: string; boot: number }): Promise<number> {
@@ -82,6 +128,7 @@ export async function heartbeat({ hubId, applied }: { hubId: string; applied: nu
 }
 
 export async function forgetHub({ hubId }: { hubId: string }): Promise<void> {
+  await db()`DELETE FROM device_sessions WHERE hub_id = ${hubId}`;
   await db()`DELETE FROM hub_instances WHERE id = ${hubId}`;
 }
 
@@ -95,8 +142,14 @@ export async function listen({ port }: { port: MessagePort }): Promise<void> {
   // Its own connection: the query client is replaced after an outage, the listener reconnects itself.
   listenSql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-listen' });
   const sub = await listenSql.listen('lintel_state', (payload) => post({ type: 'state', version: Number(payload) }), () => post({ type: 'listening' }));
+  const fleet = await listenSql.listen(FLEET_CHANNEL, (payload) => {
+    try {
+      post({ type: 'fleet', message: JSON.parse(payload) as FleetMessage });
+    } catch { /* not ours: ignored */ }
+  });
   await new Promise<void>((resolve) => port.once('message', () => resolve()));
   await sub.unlisten();
+  await fleet.unlisten();
   port.close();
 }
 
@@ -113,7 +166,7 @@ export async function checkKeyFingerprint({ fingerprint }: { fingerprint: string
   return row?.value === fingerprint;
 }
 
-const tasks = { migrate, ensurePartitions, maintain, ping, lastSeq, snapshot, heartbeat, forgetHub, listen, close, checkKeyFingerprint };
+const tasks = { migrate, ensurePartitions, maintain, ping, claimSession, releaseSession, whereIs, notifyFleet, waitForHubs, lastSeq, snapshot, heartbeat, forgetHub, listen, close, checkKeyFingerprint };
 export type ControlOp = keyof typeof tasks;
 
 /** Piscina entry: `{ op, arg }` names the task. */

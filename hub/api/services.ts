@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import type { AccessEngine } from '../access.js';
 import type { Accounting } from '../accounting.js';
 import type { CommandRouter } from '../commands.js';
+import type { Fleet } from '../fleet.js';
 import type { Metrics } from '../metrics.js';
 import type { TerminalEndpoint } from '../terminals.js';
 
@@ -20,6 +21,8 @@ export interface ApiServices {
   engine: AccessEngine;
   terminals: TerminalEndpoint;
   commands: CommandRouter;
+  /** Door commands for terminals connected to other hubs. */
+  fleet: Fleet;
   metrics: Metrics;
   commandTtlMs: number;
   accounting: Accounting;

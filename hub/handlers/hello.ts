@@ -5,6 +5,8 @@ import { send, type SessionContext, type Socket } from '../session.js';
 export interface HelloContext extends SessionContext {
   heartbeatS: number;
   lastSeq(deviceId: string, boot: number): Promise<number>;
+  /** The session is ready (welcome sent): claim the device across hubs. */
+  sessionReady?(ws: Socket): void;
 }
 
 export async function handleHello(ws: Socket, frame: HelloFrame, encoding: Encoding, ctx: HelloContext): Promise<void> {
@@ -31,5 +33,6 @@ export async function handleHello(ws: Socket, frame: HelloFrame, encoding: Encod
     heartbeat_s: ctx.heartbeatS, max_batch: MAX_EVENTS_PER_FRAME,
   });
   ctx.metrics.connectedTerminals.inc();
+  ctx.sessionReady?.(ws);
   s.log.info({ boot: frame.boot, lastSeq, fw: s.fw, skewMs: s.skewMs }, 'terminal session started');
 }

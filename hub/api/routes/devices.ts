@@ -55,7 +55,7 @@ interface Sent { id: string; outcome: Outcome; code?: string; deviceId: string |
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs, accounting: ledger }: ApiServices): Route[] {
+export function devicesRoutes({ store, engine, terminals, commands, fleet, commandTtlMs, accounting: ledger }: ApiServices): Route[] {
   /** A door of the key's organization, from memory; any other id is a 404. */
   function orgDoor(key: ApiKeyEntry, id: string): DoorEntry {
     const door = engine.door(id);
@@ -83,11 +83,7 @@ export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs
       durationMs: action === 'unlock' ? (durationMs ?? door.openMs) : null,
     };
     const ws = sessionFor(door.id);
-    if (!ws) {
-      const id = randomUUID();
-      await store.run('insertDoorCommand', { ...record, id, deviceId: null, outcome: 'offline' });
-      return { id, outcome: 'offline', deviceId: null, sentAt: null, answeredAt: null };
-    }
+    if (!ws) return remoteCommand(key, actor, door, record);
     const deviceId = ws.getUserData().device.id;
     const pending = commands.register(deviceId, expiresAt);
     await store.run('insertDoorCommand', { ...record, id: pending.id, deviceId, outcome: 'timeout' });
@@ -105,6 +101,29 @@ export function devicesRoutes({ store, engine, terminals, commands, commandTtlMs
     const sent: Sent = { id: pending.id, outcome: r ? (r.ok ? 'ok' : 'failed') : 'timeout', deviceId, sentAt, answeredAt: r?.answeredAt ?? null };
     if (r?.code !== undefined) sent.code = r.code;
     await store.run('settleDoorCommand', { orgId: key.orgId, actor, id: sent.id, sentAt, answeredAt: sent.answeredAt, outcome: sent.outcome, code: sent.code ?? null });
+    return sent;
+  }
+
+  /**
+   * No terminal for the door on this hub: the hub that holds one (hub/fleet.ts) sends it and
+   * relays the answer. Same contract: offline (409) when no hub holds one or it left meanwhile.
+   */
+  async function remoteCommand(key: ApiKeyEntry, actor: string, door: DoorEntry, record: { orgId: string; durationMs: number | null; expiresAt: number } & Record<string, unknown>): Promise<Sent> {
+    const deviceIds = engine.devicesForDoor(door.id).filter((d) => d.enabled).map((d) => d.id);
+    const frame: Omit<CmdFrame, 't' | 'id'> = { action: record.action as CmdFrame['action'], door: door.code, expires_at: record.expiresAt };
+    if (record.durationMs !== null) frame.duration_ms = record.durationMs;
+    const remote = await fleet.sendRemote(deviceIds, frame).catch(() => null);
+    if (!remote) {
+      const id = randomUUID();
+      await store.run('insertDoorCommand', { ...record, id, deviceId: null, outcome: 'offline' });
+      return { id, outcome: 'offline', deviceId: null, sentAt: null, answeredAt: null };
+    }
+    await store.run('insertDoorCommand', { ...record, id: remote.id, deviceId: remote.deviceId, outcome: 'timeout' });
+    const r = await remote.result;
+    const outcome: Outcome = r ? (r.offline ? 'offline' : r.ok ? 'ok' : 'failed') : 'timeout';
+    const sent: Sent = { id: remote.id, outcome, deviceId: remote.deviceId, sentAt: r?.sentAt ?? null, answeredAt: r && !r.offline ? r.answeredAt : null };
+    if (r?.code !== undefined) sent.code = r.code;
+    await store.run('settleDoorCommand', { orgId: key.orgId, actor, id: sent.id, sentAt: sent.sentAt, answeredAt: sent.answeredAt, outcome, code: sent.code ?? null });
     return sent;
   }
 
