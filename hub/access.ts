@@ -24,7 +24,7 @@ interface Indexes {
   sites: Map<string, { id: string; orgId: string; tz: string }>;
   devicesByToken: Map<string, DeviceEntry>;
   devicesById: Map<string, DeviceEntry>;
-  credentials: Map<string, CredentialEntry>; // `${orgId}:${credHash}`
+  credentials: Map<string, Map<string, CredentialEntry>>; // orgId -> credHash -> entry (no string built per decision)
   people: Map<string, PersonEntry>;
 }
 
@@ -60,9 +60,12 @@ export function buildIndexes(s: AccessSnapshot): Indexes {
     const entry: GroupEntry = { id: g.id, name: g.name, doors: new Set(g.doors), windows: g.windows };
     for (const m of g.members) people.get(m)?.groups.push(entry);
   }
-  const credentials = new Map<string, CredentialEntry>(
-    s.credentials.map((c) => [`${c.orgId}:${c.credHash}`, { id: c.id, personId: c.personId, status: c.status, validFrom: c.validFrom, validUntil: c.validUntil }]),
-  );
+  const credentials = new Map<string, Map<string, CredentialEntry>>();
+  for (const c of s.credentials) {
+    let org = credentials.get(c.orgId);
+    if (!org) credentials.set(c.orgId, (org = new Map()));
+    org.set(c.credHash, { id: c.id, personId: c.personId, status: c.status, validFrom: c.validFrom, validUntil: c.validUntil });
+  }
   const apiKeys = new Map(s.apiKeys.map((k) => [k.keyHash, { id: k.id, orgId: k.orgId, name: k.name, role: k.role }]));
   return { version: s.version, devicesByToken, devicesById, credentials, people, apiKeys, doors, sites: new Map(s.sites.map((x) => [x.id, { id: x.id, orgId: x.orgId, tz: x.tz }])) };
 }
@@ -84,11 +87,24 @@ function inSchedule(windows: [number, number, number][], tz: string, now: number
   return false;
 }
 
+const CRED_HASH_CACHE = 100_000;
+
 export function createAccessEngine(opts: { credentialKey: string }) {
   const key = Buffer.from(opts.credentialKey, 'hex');
   let idx = EMPTY;
 
-  const hashCredential = (cred: string) => createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+  // HMAC per decision costs a few microseconds; terminals present the same credentials all day,
+  // so recent ones are remembered (memory only, bounded; the oldest is forgotten first).
+  const hashes = new Map<string, string>();
+  function hashCredential(cred: string): string {
+    let h = hashes.get(cred);
+    if (h === undefined) {
+      h = createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+      if (hashes.size >= CRED_HASH_CACHE) hashes.delete(hashes.keys().next().value!);
+      hashes.set(cred, h);
+    }
+    return h;
+  }
 
   function decide(device: DeviceEntry, cred: string, doorCode: string, now: number): Decision {
     const credHash = hashCredential(cred);
@@ -96,7 +112,7 @@ export function createAccessEngine(opts: { credentialKey: string }) {
     const result = (reason: AccessReason, person: PersonEntry | null = null, rule: string | null = null): Decision => ({
       ok: reason === 'granted', reason, credHash, personId: person?.id ?? null, personExternalId: person?.externalId ?? null, door, rule,
     });
-    const c = idx.credentials.get(`${device.orgId}:${credHash}`);
+    const c = idx.credentials.get(device.orgId)?.get(credHash);
     const person = c ? idx.people.get(c.personId) : undefined;
     // Every outcome names its rule: it is recorded with the access event (PROTOCOL section 5).
     if (!c || !person) return result('unknown_credential', null, 'credential_lookup');
