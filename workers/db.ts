@@ -1,5 +1,6 @@
 // The worker side's PostgreSQL client. Only worker threads (and the CLI process) load this:
 // the event loop never holds a database connection (STYLE.md).
+import net from 'node:net';
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
@@ -11,10 +12,24 @@ export function connect(opts: DbOptions): Sql {
     max: opts.poolSize,
     idle_timeout: 0,
     connect_timeout: 5,
+    ...({ socket: noDelaySocket } as object), // a documented option its type definitions lack
     onnotice: () => {},
     connection: { application_name: opts.applicationName },
     // bigint columns (seq, boot) come back as numbers: every value Lintel stores fits 2^53.
     types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
+  });
+}
+
+/**
+ * postgres.js opens its sockets with Nagle's algorithm on: a COPY's last data message and its
+ * CopyDone then wait for the server's delayed ACK (about 40 ms per COPY on Linux). Lintel's
+ * writes are whole protocol messages, so it connects the socket itself with TCP_NODELAY.
+ */
+function noDelaySocket(o: { host: string[]; port: number[]; path?: string | false }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = o.path ? net.connect({ path: o.path }) : net.connect({ host: o.host[0]!, port: o.port[0]!, noDelay: true });
+    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('error', reject);
   });
 }
 
