@@ -2,20 +2,18 @@
 // (reader). Pure: no I/O here.
 //
 // A segment file is the 8-byte magic "LTPSPOOL" followed by records:
-//   u32 length (big-endian) | u32 CRC-32 of the payload | payload (msgpack of a SpoolPayload)
+//   u32 length (big-endian) | u32 CRC-32 of the payload | payload
+// and a payload is one batch's rows in PostgreSQL COPY text format (UTF-8), exactly as the live
+// path would have copied them: validated, classified, credentials already HMAC'd.
 // A record is acked only after it is completely written and fsynced, so a crash can leave at
 // most the last record torn: a short header, a length past the end of the file, or a CRC that
 // does not match. Reading stops there; everything after it is ignored (it was never acked).
 import { crc32 } from 'node:zlib';
-import type { FrameItem, HubEventItem } from './tasks.js';
 
 export const SPOOL_MAGIC = Buffer.from('LTPSPOOL', 'latin1');
 export const SPOOL_RECORD_HEADER = 8;
 /** A record larger than this is corrupt by definition (a batch is at most LINTEL_BATCH_MAX_BYTES plus framing). */
 export const SPOOL_MAX_RECORD = 256 * 1024 * 1024;
-
-/** What one record holds: one batch as it was received, and when, so it is judged the same way when drained. */
-export interface SpoolPayload { at: number; items: (FrameItem | HubEventItem)[] }
 
 export function encodeRecord(payload: Uint8Array): Buffer {
   const header = Buffer.allocUnsafe(SPOOL_RECORD_HEADER);

@@ -4,21 +4,20 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Packr } from 'msgpackr';
 import { workerData } from 'piscina';
 import { decodeFrame } from '../protocol/codec.js';
 import { MAX_EVENTS_PER_FRAME, type QuarantineCode } from '../protocol/frames.js';
 import { compileFrameValidators, describeErrors } from '../protocol/schemas.js';
-import { readSegment, type SpoolPayload } from '../protocol/spool.js';
+import { readSegment } from '../protocol/spool.js';
 import type { DrainResult, DrainTask, FrameItem, FrameOutcome, HubEventItem, IngestResult, IngestTask, WorkerSettings } from '../protocol/tasks.js';
 import { classify, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
+import type postgres from 'postgres';
 import { connect, isUnavailable, type Sql } from './db.js';
 
 const settings = workerData as WorkerSettings;
 const credentialKey = Buffer.from(settings.credentialKey, 'hex');
 const frameValidators = compileFrameValidators();
-const spoolCodec = new Packr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
 let sql: Sql | undefined;
 const db = () => (sql ??= connect({ databaseUrl: settings.databaseUrl, poolSize: 1, applicationName: 'lintel-ingest' }));
 
@@ -94,8 +93,7 @@ interface Staged {
   outcomes: FrameOutcome[];
 }
 
-/** Stages batches into COPY rows; a spooled batch is judged with the time it was received. */
-function stage(groups: { items: IngestTask['items']; now: number }[]): Staged {
+function stage(items: IngestTask['items'], now: number): Staged {
   const staged: Staged = { rows: [], frames: [], outcomes: [] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
@@ -108,7 +106,7 @@ function stage(groups: { items: IngestTask['items']; now: number }[]): Staged {
     staged.rows.push(copyRow([ord, ...values]));
     return ord;
   };
-  for (const { items, now } of groups) for (const item of items) {
+  for (const item of items) {
     if (item.kind === 'hub') {
       addRow(`${item.deviceId}|h|${item.boot}|${item.seq}`, hubValues(item));
       continue;
@@ -171,24 +169,29 @@ function hubValues(h: HubEventItem): CopyValue[] {
   ];
 }
 
+type Resolved = { ord: number; fq: QuarantineCode | null; fresh: boolean | null; n_events: number; n_quarantined: number }[];
+
+/** COPY rows into the staging table and resolve them into event_keys, events and quarantine. */
+async function copyAndResolve(tx: postgres.TransactionSql, rows: string[]): Promise<Resolved> {
+  await tx.unsafe(CREATE_STAGING);
+  const sink = await tx.unsafe(`COPY staging_events (${STAGING_COLUMNS.join(', ')}) FROM STDIN`).writable();
+  await pipeline(Readable.from([rows.join('')]), sink);
+  return tx.unsafe<Resolved>(RESOLVE_AND_STORE);
+}
+
 async function store(rows: string[]) {
   const started = performance.now();
-  const result = await db().begin(async (tx) => {
-    await tx.unsafe(CREATE_STAGING);
-    const sink = await tx.unsafe(`COPY staging_events (${STAGING_COLUMNS.join(', ')}) FROM STDIN`).writable();
-    await pipeline(Readable.from([rows.join('')]), sink);
-    return tx.unsafe<{ ord: number; fq: QuarantineCode | null; fresh: boolean | null; n_events: number; n_quarantined: number }[]>(RESOLVE_AND_STORE);
-  });
+  const result = await db().begin((tx) => copyAndResolve(tx, rows));
   return { result, commitMs: performance.now() - started };
 }
 
 async function ingest(task: IngestTask): Promise<IngestResult> {
   const now = Date.now();
-  const staged = stage([{ items: task.items, now }]);
+  const staged = stage(task.items, now);
   const hubEvents = task.items.filter((i) => i.kind === 'hub').length;
   const out: IngestResult = { frames: staged.outcomes, hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
   if (staged.rows.length === 0) return out;
-  if (task.spoolOnly) return forSpool(out, staged, task.items, now, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
+  if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   let stored;
   try {
     stored = await store(staged.rows);
@@ -199,7 +202,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
     // every frame is answered busy and will be resent.
     if (unavailable) {
       dropClient();
-      return forSpool(out, staged, task.items, now, error);
+      return forSpool(out, staged, error);
     }
     for (const f of staged.frames) out.frames.push({ ref: f.item.ref, ok: false, code: 'busy_error', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
     out.error = error;
@@ -235,30 +238,31 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
 }
 
 /**
- * The store is unreachable: hand the batch back as one spool record (its valid frames and hub
- * records, with the time received). Each frame is answered busy, naming what the hub acks once
- * the record is fsynced: its seqs and the quarantine codes already known without the store.
+ * The store is unreachable: hand the batch back as one spool record, its rows exactly as they
+ * would have been copied (validated and classified now; credentials already HMAC'd, so no
+ * credential identifier reaches the disk). Each frame is answered busy, naming what the hub acks
+ * once the record is fsynced: its seqs and the quarantine codes known without the store.
  */
-function forSpool(out: IngestResult, staged: Staged, items: IngestTask['items'], now: number, error: NonNullable<IngestResult['error']>): IngestResult {
+function forSpool(out: IngestResult, staged: Staged, error: NonNullable<IngestResult['error']>): IngestResult {
   for (const f of staged.frames) {
     out.frames.push({
       ref: f.item.ref, ok: false, code: 'busy', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq),
       spool: { q: [...f.q].map(([seq, code]) => ({ seq, code })), events: f.ords.length + f.unsequenced },
     });
   }
-  const payload: SpoolPayload = { at: now, items: [...staged.frames.map((f) => f.item), ...items.filter((i) => i.kind === 'hub')] };
-  out.spool = spoolCodec.pack(payload);
+  out.spool = Buffer.from(staged.rows.join(''), 'utf8');
   out.error = error;
   return out;
 }
 
-/** Spooled bytes per transaction when draining: about a live batch, so COPY pays and a retry is cheap. */
+/** Spooled bytes per transaction when draining: about a live batch, so a retry is cheap. */
 const DRAIN_BYTES = 1024 * 1024;
 
 /**
- * Stores one sealed spool segment, record by record in order, a few thousand rows per
- * transaction. Identity is (device, boot, seq) as on the live path, so a segment drained twice
- * (the hub died before deleting it) adds nothing. A torn tail is reported, never stored.
+ * Stores one sealed spool segment, record by record in order; each record is one batch, copied
+ * and resolved as the live path does, several to a transaction. Identity is (device, boot, seq)
+ * as on the live path, so a segment drained twice (the hub died before deleting it) adds nothing.
+ * A torn tail is reported, never stored.
  */
 async function drain(task: DrainTask): Promise<DrainResult> {
   let segment;
@@ -269,27 +273,27 @@ async function drain(task: DrainTask): Promise<DrainResult> {
     return { records: 0, tornBytes: 0, stored: 0, quarantined: 0, duplicates: 0, error: { code, message: (err as Error).message, unavailable: false } };
   }
   const out: DrainResult = { records: segment.records.length, tornBytes: segment.tornBytes, torn: segment.torn, stored: 0, quarantined: 0, duplicates: 0 };
-  let groups: { items: IngestTask['items']; now: number }[] = [];
-  let bytes = 0;
-  const flush = async () => {
-    const staged = stage(groups);
-    groups = [];
-    bytes = 0;
-    if (staged.rows.length === 0) return;
-    const { result } = await store(staged.rows);
-    const totals = result.find((r) => r.ord === -1)!;
-    out.stored += Number(totals.n_events);
-    out.quarantined += Number(totals.n_quarantined);
-    out.duplicates += staged.rows.length - Number(totals.n_events) - Number(totals.n_quarantined);
-  };
   try {
-    for (const record of segment.records) {
-      const payload = spoolCodec.unpack(record) as SpoolPayload;
-      groups.push({ items: payload.items, now: payload.at });
-      bytes += record.byteLength;
-      if (bytes >= DRAIN_BYTES) await flush();
+    for (let i = 0; i < segment.records.length;) {
+      const group: Buffer[] = [];
+      let bytes = 0;
+      while (i < segment.records.length && (group.length === 0 || bytes + segment.records[i]!.byteLength <= DRAIN_BYTES)) {
+        bytes += segment.records[i]!.byteLength;
+        group.push(segment.records[i++]!);
+      }
+      await db().begin(async (tx) => {
+        for (const record of group) {
+          const text = record.toString('utf8');
+          const rows = (text.match(/\n/g) ?? []).length; // one line per row: COPY escapes newlines in values
+          const result = await copyAndResolve(tx, [text]);
+          const totals = result.find((r) => r.ord === -1)!;
+          out.stored += Number(totals.n_events);
+          out.quarantined += Number(totals.n_quarantined);
+          out.duplicates += rows - Number(totals.n_events) - Number(totals.n_quarantined);
+          await tx.unsafe('TRUNCATE staging_events'); // the next record of this transaction starts empty
+        }
+      });
     }
-    await flush();
   } catch (err) {
     if (isUnavailable(err)) dropClient();
     out.error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) };

@@ -2,7 +2,7 @@
 // memory and acks events from its local spool (fsynced); when the database returns the spool
 // drains into it, each event exactly once. When the spool is full, terminals get busy and keep
 // their events. A real hub on a PostgreSQL this test stops and starts.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import type { Terminal } from '../../bench/terminal.js';
@@ -84,6 +84,9 @@ t.test('database outage: events are acked from the spool, doors still decided, a
   t.ok((ready.body.spool as { bytes: number }).bytes > 0, '/readyz says how deep the spool is');
   const files = (await readdir(path.join(th.dataDir, 'spool'))).filter((f) => f.endsWith('.seg'));
   t.equal(files.length, spooledSegments, 'segment files under the data folder');
+  const onDisk = Buffer.concat(await Promise.all(files.map((f) => readFile(path.join(th.dataDir, 'spool', f)))));
+  t.ok(onDisk.includes(site.deviceId), 'the segments hold the events (device id found) ...');
+  t.notOk(onDisk.includes('card-a'), '... but no credential identifier: only its HMAC');
 
   // Doors are decided from memory meanwhile.
   const decisions = [];
