@@ -16,6 +16,8 @@ export interface IngestDeps {
   /** Where batches go while PostgreSQL is unreachable; undefined: answer busy. */
   spool?: Spool;
   isStoreDown(): boolean;
+  /** The access state version decided on now: workers resolve events with maps at least this new. */
+  stateVersion(): number;
   onStoreError(unavailable: boolean): void;
   onStoreOk(): void;
 }
@@ -58,7 +60,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     batchesInFlight++;
     metrics.batchEvents.observe(batch.items.length);
     metrics.poolQueue.set(pool.queueSize);
-    const task: IngestTask = { items: batch.items, spoolOnly: deps.isStoreDown() && deps.spool?.enabled };
+    const task: IngestTask = { items: batch.items, spoolOnly: deps.isStoreDown() && deps.spool?.enabled, stateVersion: deps.stateVersion() };
     (pool.run(task, { transferList: batch.transfer }) as Promise<IngestResult>).then(
       (result) => settle(batch, result),
       (err: Error) => {
@@ -73,6 +75,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     batchesInFlight--;
     if (result) {
       metrics.commitSeconds.observe(result.commitMs / 1000);
+      if (result.path) metrics.batches.inc({ path: result.path });
       if (result.error) {
         if (!result.spool || !deps.isStoreDown()) log.warn({ code: result.error.code, err: result.error.message }, 'batch not stored');
         deps.onStoreError(result.error.unavailable);

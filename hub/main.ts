@@ -164,6 +164,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
     {
       pool, metrics, accounting, spool, log: log.child({ component: 'ingest' }),
       isStoreDown: () => !storeUp,
+      stateVersion: () => engine.version,
       onStoreError(unavailable) { if (unavailable) setStoreUp(false); },
       onStoreOk() { setStoreUp(true); },
     },

@@ -30,6 +30,7 @@ export function createMetrics() {
     inflightBytes: new client.Gauge({ name: 'lintel_ingest_inflight_bytes', help: 'Bytes of ev frames handed to the pool or waiting in the open batch, not yet answered', registers: r }),
     inflightFrames: new client.Gauge({ name: 'lintel_ingest_inflight_frames', help: 'ev frames handed to the pool or waiting in the open batch, not yet answered (their events are not yet in received)', registers: r }),
     batchEvents: new client.Histogram({ name: 'lintel_ingest_batch_events', help: 'Events and frames per COPY batch', buckets: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000], registers: r }),
+    batches: new client.Counter({ name: 'lintel_ingest_batches_total', help: 'Batches committed, by path: fast (plain inserts, resolved in memory) or staging (resolving statement; resends, unknown credentials)', labelNames: ['path'], registers: r }),
     commitSeconds: new client.Histogram({ name: 'lintel_ingest_commit_seconds', help: 'COPY + resolve + commit time of a batch inside the worker', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     ackSeconds: new client.Histogram({ name: 'lintel_ingest_ack_seconds', help: 'From an ev frame received to its ack sent', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
     poolQueue: new client.Gauge({ name: 'lintel_pool_queue_depth', help: 'Tasks waiting in the ingest pool queue', registers: r }),

@@ -41,6 +41,8 @@ export interface IngestTask {
   items: (FrameItem | HubEventItem)[];
   /** PostgreSQL is known to be down: do not try it, return the batch for the spool at once. */
   spoolOnly?: boolean;
+  /** The access state version the hub decides on: the worker's resolution maps must be at least this new. */
+  stateVersion?: number;
 }
 
 /** Drain one sealed spool segment (a file path) into PostgreSQL. */
@@ -74,8 +76,10 @@ export interface IngestResult {
   quarantined: number;
   commitMs: number;
   error?: { code: string; message: string; unavailable: boolean };
-  /** The batch's valid frames and hub records, msgpack of a SpoolPayload, when the store was unreachable. */
+  /** The batch's rows (COPY text) when the store was unreachable: one spool record. */
   spool?: Uint8Array;
+  /** How it was stored: fast (plain inserts, resolved in memory) or staging (resolving statement). */
+  path?: 'fast' | 'staging';
 }
 
 /** Everything the access engine decides from, as loaded by the control worker. Times are ms. */

@@ -14,6 +14,7 @@ import { classify, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
 import type postgres from 'postgres';
 import { connect, isUnavailable, type Sql } from './db.js';
+import { resolutionMaps, routeInMemory, storeFast } from './fast-path.js';
 
 const settings = workerData as WorkerSettings;
 const credentialKey = Buffer.from(settings.credentialKey, 'hex');
@@ -89,12 +90,13 @@ SELECT -1, NULL, NULL, (SELECT count(*) FROM e), (SELECT count(*) FROM q)`;
 
 interface Staged {
   rows: string[];
+  values: CopyValue[][]; // the same rows as values (ord first), for the fast path
   frames: { item: FrameItem; boot: number; ords: { seq: number; ord: number }[]; q: Map<number, QuarantineCode>; unsequenced: number }[];
   outcomes: FrameOutcome[];
 }
 
 function stage(items: IngestTask['items'], now: number): Staged {
-  const staged: Staged = { rows: [], frames: [], outcomes: [] };
+  const staged: Staged = { rows: [], values: [], frames: [], outcomes: [] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
     if (key !== null) {
@@ -103,7 +105,9 @@ function stage(items: IngestTask['items'], now: number): Staged {
       firstOrd.set(key, staged.rows.length);
     }
     const ord = staged.rows.length;
-    staged.rows.push(copyRow([ord, ...values]));
+    const row = [ord, ...values];
+    staged.values.push(row);
+    staged.rows.push(copyRow(row));
     return ord;
   };
   for (const item of items) {
@@ -179,10 +183,27 @@ async function copyAndResolve(tx: postgres.TransactionSql, rows: string[]): Prom
   return tx.unsafe<Resolved>(RESOLVE_AND_STORE);
 }
 
-async function store(rows: string[]) {
+/**
+ * Stores a staged batch: the fast path when every row resolves in memory and none was stored
+ * before (workers/fast-path.ts), else COPY into staging and one resolving statement.
+ */
+async function store(staged: Staged, stateVersion: number | undefined) {
   const started = performance.now();
-  const result = await db().begin((tx) => copyAndResolve(tx, rows));
-  return { result, commitMs: performance.now() - started };
+  if (stateVersion !== undefined) {
+    const routed = routeInMemory(staged.values, await resolutionMaps(db(), stateVersion));
+    if (routed) {
+      try {
+        await storeFast(db(), routed);
+        const result: Resolved = [...routed.fq].map(([ord, fq]) => ({ ord, fq, fresh: true, n_events: 0, n_quarantined: 0 }));
+        result.push({ ord: -1, fq: null, fresh: null, n_events: routed.nEvents, n_quarantined: routed.nQuarantined });
+        return { result, commitMs: performance.now() - started, path: 'fast' as const };
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') throw err; // an event stored before: sort it out row by row
+      }
+    }
+  }
+  const result = await db().begin((tx) => copyAndResolve(tx, staged.rows));
+  return { result, commitMs: performance.now() - started, path: 'staging' as const };
 }
 
 async function ingest(task: IngestTask): Promise<IngestResult> {
@@ -194,7 +215,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
   if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   let stored;
   try {
-    stored = await store(staged.rows);
+    stored = await store(staged, task.stateVersion);
   } catch (err) {
     const unavailable = isUnavailable(err);
     const error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable };
@@ -209,6 +230,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
     return out;
   }
   out.commitMs = stored.commitMs;
+  out.path = stored.path;
   const notFresh = new Map<number, { fq: QuarantineCode | null; fresh: boolean }>();
   for (const r of stored.result) {
     if (r.ord === -1) { out.stored = Number(r.n_events); out.quarantined = Number(r.n_quarantined); continue; }
