@@ -23,6 +23,8 @@ export interface BurstOptions {
   timeoutMs?: number;
   /** Runs SQL on the hub's database, for the read-back. Without it the summary has no `db`. */
   query?<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Width of the bins of `timeline` (acks per bin from the first punch), default 100 ms. */
+  timelineBinMs?: number;
 }
 
 export interface Percentiles { p50: number; p99: number; p999: number; max: number; n: number }
@@ -40,6 +42,7 @@ export interface BurstSummary {
   generator: { cpu_pct: number; elu: number; loop_delay_p99_ms: number }; // cpu_pct: 100 = one core
   db?: { rows: number; distinct: number; event_keys: number; duplicates: number; hub_rows: number; hub_rows_tries: number };
   timed_out: boolean;
+  timeline: { bin_ms: number; acked: number[] }; // punches acked per bin since the first was sent
 }
 
 const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
@@ -134,6 +137,9 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
     const allAcked = new Promise<void>((resolve) => { finish = resolve; });
     const intended = terms.map(() => new Float64Array(k)); // by seq - base - 1
     const seen = terms.map(() => new Uint8Array(k));
+    const binMs = opts.timelineBinMs ?? 100;
+    const timeline: number[] = [];
+    let t0 = 0;
 
     terms.forEach((term, i) => {
       const base = lastSeqs[i]!;
@@ -147,6 +153,9 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
           ackHist.recordValue(Math.max(1, (now - intended[i]![j]!) * 1000));
           acked++;
           lastAckAt = now;
+          const bin = Math.floor((now - t0) / binMs);
+          while (timeline.length <= bin) timeline.push(0);
+          timeline[bin]!++;
         }
         quarantined += ack.q?.length ?? 0;
         if (acked === total) finish();
@@ -158,7 +167,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
     const elu0 = performance.eventLoopUtilization();
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
-    const t0 = performance.now();
+    t0 = performance.now();
 
     // Every terminal queues its punches now; frame by frame when --frame splits them.
     for (let i = 0; i < n; i++) {
@@ -248,6 +257,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
         loop_delay_p99_ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
       },
       timed_out: timedOut,
+      timeline: { bin_ms: binMs, acked: timeline },
     };
     ackHist.destroy();
     authHist.destroy();

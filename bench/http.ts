@@ -1,8 +1,8 @@
-// HTTP benchmark of the operator API: autocannon against GET /v1/doors, GET /v1/events and
-// /metrics, each beside GET /healthz (a bare uWS route: no key, no worker, no SQL) measured in
+// HTTP benchmark of the operator API: autocannon against GET /v1/doors, GET /v1/events, a
+// person's timesheet (GET /v1/timesheets) and /metrics, each beside GET /healthz (a bare uWS route: no key, no worker, no SQL) measured in
 // the same run as the baseline. Prints one JSON line on stdout, progress on stderr.
 //   node --import tsx bench/http.ts [--duration 10] [--connections 10] [--events 5000]
-//   node --import tsx bench/http.ts --url http://127.0.0.1:8080 --key lk_...   (a running hub)
+//   node --import tsx bench/http.ts --url http://127.0.0.1:8080 --key lk_... [--person UUID]   (a running hub)
 // Without --url it starts a hub of its own (embedded PostgreSQL in a temporary folder) and loads
 // --events events through a terminal, so /v1/events reads a real, indexed history.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -18,9 +18,10 @@ import { startHub, type Hub } from '../hub/main.js';
 import { Terminal } from './terminal.js';
 
 const USAGE = `usage: node --import tsx bench/http.ts [--duration 10] [--connections 10] [--events 5000] [--limit 50]
-  [--url http://host:port --key lk_...]
+  [--url http://host:port --key lk_... [--person UUID]]
 --duration seconds per route, --connections concurrent connections, --limit the events page size;
---events how many events the self-started hub is loaded with (ignored with --url).`;
+--events how many events the self-started hub is loaded with (ignored with --url); --person whose
+timesheet to read on a running hub (the self-started hub uses the person whose punches it loaded).`;
 
 // autocannon ships no types: the part of its API used here.
 interface Histogram { average: number; p50: number; p99: number; max: number }
@@ -46,7 +47,7 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Target { url: string; key: string; eventsLoaded: number | null; close(): Promise<void>; hubElu?: () => number }
+interface Target { url: string; key: string; eventsLoaded: number | null; person?: string; from?: string; to?: string; close(): Promise<void>; hubElu?: () => number }
 
 /** A hub of its own with an org, 20 doors, a viewer key and `events` events sent by a terminal. */
 async function selfHub(events: number): Promise<Target> {
@@ -74,6 +75,9 @@ async function selfHub(events: number): Promise<Target> {
     const device = await admin.run<{ token: string }>('createDevice', { org: 'bench', site: 'site', name: 'reader', doors: ['D0'] });
     await admin.run('createPerson', { org: 'bench', externalId: 'P1' });
     await admin.run('addCredential', { org: 'bench', person: 'P1', cred: 'card-1' });
+    // P2 keeps office hours for a month: the timesheet read is one person's realistic month.
+    const person = await admin.run<{ id: string }>('createPerson', { org: 'bench', externalId: 'P2' });
+    await admin.run('addCredential', { org: 'bench', person: 'P2', cred: 'card-2' });
     const { key } = await admin.run<{ key: string }>('createApiKey', { org: 'bench', name: 'bench', role: 'viewer' });
     await hub.waitForState(await admin.run<number>('stateVersion'));
 
@@ -87,6 +91,11 @@ async function selfHub(events: number): Promise<Target> {
         ? { ts: t0 + i * 1000, kind: 'punch', cred: 'card-1', dir: 'in' }
         : { ts: t0 + i * 1000, kind: 'door', door: 'D0', state: states[(i / 2) % 2]! });
     }
+    const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+    for (let d = 31; d >= 1; d--) {
+      term.enqueue({ ts: today - d * 86_400_000 + 8 * 3_600_000, kind: 'punch', cred: 'card-2', dir: 'in' });
+      term.enqueue({ ts: today - d * 86_400_000 + 16.5 * 3_600_000, kind: 'punch', cred: 'card-2', dir: 'out' });
+    }
     await term.drained();
     // Autovacuum would do this within a minute. Before it does, the planner still believes the
     // new org has no events and sorts all of them instead of reading the (org_id, ts, id) index
@@ -95,7 +104,8 @@ async function selfHub(events: number): Promise<Target> {
     console.error(`loaded ${events} events in ${Math.round(performance.now() - started)} ms`);
     let elu = performance.eventLoopUtilization();
     return {
-      url: `http://127.0.0.1:${hub.port}`, key, eventsLoaded: events, close,
+      url: `http://127.0.0.1:${hub.port}`, key, eventsLoaded: events, close, person: person.id,
+      from: new Date(today - 31 * 86_400_000).toISOString().slice(0, 10), to: new Date(today).toISOString().slice(0, 10),
       // The hub's uWS loop is this process's main thread; autocannon runs in a worker thread.
       hubElu: () => {
         const now = performance.eventLoopUtilization();
@@ -114,7 +124,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string' }, connections: { type: 'string' }, events: { type: 'string' }, limit: { type: 'string' },
-      url: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean', default: false },
+      url: { type: 'string' }, key: { type: 'string' }, person: { type: 'string' }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -127,7 +137,7 @@ async function main(): Promise<number> {
   if (values.key && !values.url) throw new Error('--key goes with --url');
 
   const target: Target = values.url
-    ? { url: values.url.replace(/\/$/, ''), key: values.key!, eventsLoaded: null, close: async () => {} }
+    ? { url: values.url.replace(/\/$/, ''), key: values.key!, eventsLoaded: null, person: values.person, close: async () => {} }
     : await selfHub(events);
   try {
     const auth = { authorization: `Bearer ${target.key}` };
@@ -137,6 +147,11 @@ async function main(): Promise<number> {
       [`GET /v1/events?limit=${limit}`, `/v1/events?limit=${limit}`, auth],
       ['GET /metrics', '/metrics', {}],
     ];
+    if (target.person) {
+      const from = target.from ?? new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+      const to = target.to ?? new Date().toISOString().slice(0, 10);
+      routes.splice(3, 0, ['GET /v1/timesheets', `/v1/timesheets?person=${target.person}&from=${from}&to=${to}`, auth]);
+    }
     const results: Record<string, unknown> = {};
     let baseline = 0;
     for (const [name, p, headers] of routes) {
