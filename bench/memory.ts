@@ -16,7 +16,7 @@ async function sample(httpUrl: string): Promise<{ rss: number; heap: number; con
   for (let i = 0; i < 3; i++) {
     const text = await scrape(httpUrl);
     rss.push(residentBytes(text) ?? NaN);
-    heap.push((metricSum(text, 'lintel_process_nodejs_heap_size_used_bytes') ?? metricSum(text, 'lintel_nodejs_heap_size_used_bytes')) ?? NaN);
+    heap.push(metricSum(text, 'lintel_nodejs_heap_size_used_bytes') ?? NaN);
     connected = metricSum(text, 'lintel_terminals_connected') ?? 0;
     await sleep(500);
   }

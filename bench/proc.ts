@@ -178,11 +178,7 @@ export async function scrape(httpUrl: string): Promise<string> {
   }
 }
 
-/**
- * The hub's resident memory from its /metrics. prom-client's default metrics under the prefix
- * `lintel_process_` come out as `lintel_process_process_resident_memory_bytes`; both spellings
- * are read, so a later rename of the prefix does not silently break this.
- */
+/** The hub's resident memory from its /metrics (prom-client's default metrics, prefix `lintel_`). */
 export function residentBytes(text: string): number | null {
-  return metricSum(text, 'lintel_process_process_resident_memory_bytes') ?? metricSum(text, 'lintel_process_resident_memory_bytes');
+  return metricSum(text, 'lintel_process_resident_memory_bytes');
 }

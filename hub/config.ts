@@ -23,7 +23,7 @@ const schema = {
     LINTEL_DATA_DIR: { type: 'string', default: path.join(PROJECT_ROOT, 'data') },
     LINTEL_PG_PORT: int(54329, 1, 65535),
     LINTEL_CREDENTIAL_KEY: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
-    LINTEL_INGEST_WORKERS: int(1, 1, 64),
+    LINTEL_INGEST_WORKERS: int(2, 1, 64),
     LINTEL_BATCH_MS: int(4, 0, 1000),
     LINTEL_BATCH_MAX_BYTES: int(512 * 1024, 1024, 64 * 1024 * 1024),
     LINTEL_MAX_INFLIGHT_BYTES: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -3,7 +3,7 @@ import client from 'prom-client';
 
 export function createMetrics() {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'lintel_process_' });
+  client.collectDefaultMetrics({ register: registry, prefix: 'lintel_' });
   const r = [registry];
   return {
     registry,

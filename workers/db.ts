@@ -5,13 +5,15 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
 
+const CONNECT_TIMEOUT_S = 5;
+
 export interface DbOptions { databaseUrl: string; poolSize: number; applicationName: string }
 
 export function connect(opts: DbOptions): Sql {
   return postgres(opts.databaseUrl, {
     max: opts.poolSize,
     idle_timeout: 0,
-    connect_timeout: 5,
+    connect_timeout: CONNECT_TIMEOUT_S,
     ...({ socket: noDelaySocket } as object), // a documented option its type definitions lack
     onnotice: () => {},
     connection: { application_name: opts.applicationName },
@@ -28,7 +30,9 @@ export function connect(opts: DbOptions): Sql {
 function noDelaySocket(o: { host: string[]; port: number[]; path?: string | false }): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = o.path ? net.connect({ path: o.path }) : net.connect({ host: o.host[0]!, port: o.port[0]!, noDelay: true });
-    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    // postgres.js's connect timeout does not cover a socket it is handed: the same 5 s here.
+    s.setTimeout(CONNECT_TIMEOUT_S * 1000, () => s.destroy(Object.assign(new Error(`connect to ${o.host[0]}:${o.port[0]} timed out`), { code: 'CONNECT_TIMEOUT' })));
+    s.once('connect', () => { s.setTimeout(0); s.off('error', reject); resolve(s); });
     s.once('error', reject);
   });
 }
