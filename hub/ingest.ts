@@ -40,7 +40,9 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   let pendingHub: HubEventItem[] = [];
   let spoolWrites = 0; // batches waiting for their spool record's fsync
   let spoolFullLogged = false;
+  let stopped = false; // after shutdown gave up: nothing more goes to the pool
   const idleWaiters: (() => void)[] = [];
+  const frameWaiters: (() => void)[] = [];
 
   function schedule() {
     if (open.bytes >= opts.batchMaxBytes) return flush();
@@ -49,6 +51,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
 
   function flush() {
     if (timer) { clearTimeout(timer); timer = undefined; }
+    if (stopped) return;
     if (batchesInFlight >= opts.maxBatchesInFlight) return; // the open batch grows until a worker frees up
     if (pendingHub.length) {
       open.items.push(...pendingHub);
@@ -105,8 +108,12 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     metrics.inflightBytes.set(inflightBytes);
     metrics.inflightFrames.set(inflightFrames);
     if (open.items.length || pendingHub.length) flush();
-    if (batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0) for (const w of idleWaiters.splice(0)) w();
+    if (framesIdle()) for (const w of frameWaiters.splice(0)) w();
+    if (idle()) for (const w of idleWaiters.splice(0)) w();
   }
+
+  const framesIdle = () => inflightFrames === 0 && spoolWrites === 0;
+  const idle = () => batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0 && pendingHub.length === 0;
 
   /** Answers each frame of a batch; `spooled`: the batch's spool record is fsynced, so spoolable frames are acked. */
   function answer(batch: OpenBatch, outcomes: FrameOutcome[], spooled: boolean) {
@@ -204,13 +211,33 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
     },
     get inflightBytes() { return inflightBytes; },
     get saturated() { return inflightBytes >= opts.maxInflightBytes; },
-    /** Shutdown: sends the open batch now, answers later frames busy, resolves when nothing is in flight. */
+    /**
+     * Shutdown, first step: sends the open batch now, answers later frames busy, resolves when
+     * every frame received has its answer. The hub's decision records may still be in flight:
+     * connected doors keep asking while a slow database commits.
+     */
+    drainFrames(): Promise<void> {
+      draining = true;
+      flush();
+      return framesIdle() ? Promise.resolve() : new Promise((resolve) => frameWaiters.push(resolve));
+    },
+    /** Shutdown, once sessions are closed: resolves when the decision records are stored too. */
     drain(): Promise<void> {
       draining = true;
       flush();
-      if (batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0) return Promise.resolve();
-      return new Promise((resolve) => idleWaiters.push(resolve));
+      return idle() ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
     },
+    /**
+     * Shutdown gave up waiting (the database is stalled): nothing more goes to the pool, so a
+     * batch the pool rejects while it is destroyed is not sent again. The frames of such a batch
+     * are answered busy and resent by their terminals.
+     */
+    stop() {
+      stopped = true;
+      if (timer) { clearTimeout(timer); timer = undefined; }
+    },
+    /** Decision records not stored (read after stop() and the pool's end). */
+    get unsavedHubRecords() { return pendingHub.length + open.items.filter((i) => i.kind === 'hub').length; },
   };
 }
 

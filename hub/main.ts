@@ -238,16 +238,24 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
         terminals!.draining = true;
         clearInterval(beat);
         uws.uws.us_listen_socket_close(listenSocket);
+        // Frames first, then sessions (no more doors asking), then the decision records, all
+        // within SHUTDOWN_DRAIN_MS; past it the batch in flight is abandoned (its frames answered
+        // busy, so terminals resend) and the pool is destroyed.
         const giveUp = new AbortController();
-        await Promise.race([ingest.drain(), sleep(SHUTDOWN_DRAIN_MS, undefined, { signal: giveUp.signal }).catch(() => {})]);
+        const deadline = sleep(SHUTDOWN_DRAIN_MS, undefined, { signal: giveUp.signal }).then(() => false, () => false);
+        const framesDone = await Promise.race([ingest.drainFrames().then(() => true), deadline]);
+        terminals!.closeAll();
+        const allDone = framesDone && await Promise.race([ingest.drain().then(() => true), deadline]);
         giveUp.abort();
+        ingest.stop();
+        if (!allDone) log.warn({ code: 'LINTEL_ERR_SHUTDOWN_DRAIN_TIMEOUT', timeoutMs: SHUTDOWN_DRAIN_MS }, 'shutdown drain timed out; abandoning the batch in flight');
         if (probe) clearInterval(probe);
         await spoolDrain.close();
         await spool.close(); // what is left drains at the next start
-        terminals!.closeAll();
         commands.close();
         await store.close();
         await pool.destroy();
+        if (ingest.unsavedHubRecords) log.warn({ records: ingest.unsavedHubRecords }, 'decision records not stored at shutdown');
         await maintenance.close();
         await control.forgetHub(config.hubId).catch(() => {});
         await control.close();

@@ -41,6 +41,7 @@ export const ERRORS = {
   LINTEL_ERR_STORE_UNAVAILABLE: { status: 503, message: 'event store unavailable' },
   LINTEL_ERR_SPOOL_CORRUPT: { message: 'a spool file is not a Lintel spool segment; it is kept aside, never drained' },
   LINTEL_ERR_SPOOL_FULL: { message: 'the local spool is full; events are answered busy until PostgreSQL is back' },
+  LINTEL_ERR_SHUTDOWN_DRAIN_TIMEOUT: { message: 'shutdown gave up waiting for the batch in flight; its frames are answered busy' },
   LINTEL_ERR_STORE_NOT_FOUND: { status: 404, message: 'no such record' },
   LINTEL_ERR_STORE_CONFLICT: { status: 409, message: 'record already exists' },
 
