@@ -127,6 +127,17 @@ t.test('two hubs, one PostgreSQL', async (t) => {
     t.comment(`hub B applied a change committed elsewhere within ${Math.round(performance.now() - committed)} ms (polling its /metrics every 20 ms)`);
   });
 
+  await t.test('a hub whose notification connection dropped catches up on the changes it missed', async (t) => {
+    const killed = await admin!.run<{ ok: boolean }[]>('query', {
+      text: `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'lintel-listen' AND backend_type = 'client backend'`, params: [],
+    });
+    t.ok(killed.length >= 2 && killed.every((r) => r.ok), `the listen connections of both hubs are cut (${killed.length})`);
+    await admin!.run('addCredential', { org: 'acme', person: 'E-1', cred: 'card-3' });
+    const v = await admin!.run<number>('stateVersion');
+    await waitFor('hub B to catch up', async () => (await metric(b.httpUrl, 'lintel_access_state_version')) >= v, HANG_MS);
+    t.match(await onB.auth('card-3', 'DB'), { ok: true, reason: 'granted' }, 'hub B decides with the credential added while it was not listening');
+  });
+
   await t.test('a device reconnecting on hub B closes its session on hub A', async (t) => {
     const closed = new Promise<number>((resolve) => onA.once('close', resolve));
     const moved = new Terminal({ url: b.url, token: devices['reader-a']!.token, boot: BOOT, reconnect: false });
