@@ -37,7 +37,10 @@ export async function startHubProcess(opts: HubProcessOptions = {}): Promise<Hub
     LINTEL_ADMIT_PER_S: '1000000', // a benchmark connects its fleet at once; admission pacing is tested elsewhere
     ...opts.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'hub/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_HUB_NODE_ARGS: extra node flags for the hub under test, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  // (each of its threads writes a profile when it exits; NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'hub/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (c: string) => { output.push(c); if (output.length > 100) output.shift(); };
   child.stdout!.setEncoding('utf8').on('data', keep); // always drained: a full pipe would stall the hub

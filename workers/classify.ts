@@ -31,10 +31,28 @@ export interface EventRow {
   qCode: QuarantineCode | null;
   qDetail: string | null;
   raw: unknown;
+  /** The event as received, when the store may still quarantine it: `rawOf` makes its raw then. */
+  rawSource?: unknown;
 }
 
+const HASH_CACHE = 100_000;
+let cacheKey: Buffer | undefined;
+const hashes = new Map<string, string>();
+
+/**
+ * HMAC-SHA256 of a credential identifier, hex. Terminals present the same cards all day, so
+ * recent ones are remembered, as the hub's access engine does (memory only, bounded, oldest
+ * forgotten first): a shift change's punches then cost a map lookup each instead of an HMAC.
+ */
 export function credentialHash(key: Buffer, cred: string): string {
-  return createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+  if (key !== cacheKey) { hashes.clear(); cacheKey = key; }
+  let h = hashes.get(cred);
+  if (h === undefined) {
+    h = createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+    if (hashes.size >= HASH_CACHE) hashes.delete(hashes.keys().next().value!);
+    hashes.set(cred, h);
+  }
+  return h;
 }
 
 /** A JSON-safe copy for jsonb: no NUL characters or lone surrogates (PostgreSQL rejects them), bounded depth. */
@@ -60,7 +78,7 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 /** The event as received, for quarantine: the credential identifier only as its keyed hash. */
-function rawOf(event: unknown, key: Buffer): unknown {
+export function rawOf(event: unknown, key: Buffer): unknown {
   const raw = jsonSafe(event);
   if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'cred' in raw) {
     const r = raw as Record<string, unknown>;
@@ -119,7 +137,7 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   row.detail = str(e.detail);
   row.rid = Number.isSafeInteger(e.rid) ? (e.rid as number) : null; // only access events check rid; a bigint column takes no NaN or 1.5
   // The store may still quarantine it (unknown_credential, unknown_person, unknown_door): the
-  // quarantine row needs the event as received, cred included, so it can be replayed.
-  if ((row.kind === 'punch' && (row.credHash !== null || row.personExt !== null)) || row.doorCode !== null) row.raw = rawOf(event, opts.credentialKey);
+  // quarantine row then needs the event as received (`rawOf`), made only if it goes that way.
+  if ((row.kind === 'punch' && (row.credHash !== null || row.personExt !== null)) || row.doorCode !== null) row.rawSource = event;
   return row;
 }

@@ -10,7 +10,7 @@ import { MAX_EVENTS_PER_FRAME, type QuarantineCode } from '../protocol/frames.js
 import { compileFrameValidators, describeErrors } from '../protocol/schemas.js';
 import { readSegment } from '../protocol/spool.js';
 import type { DrainResult, DrainTask, FrameItem, FrameOutcome, HubEventItem, IngestResult, IngestTask, WorkerSettings } from '../protocol/tasks.js';
-import { classify, type EventRow } from './classify.js';
+import { classify, rawOf, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
 import type postgres from 'postgres';
 import { connect, isUnavailable, type Sql } from './db.js';
@@ -89,25 +89,25 @@ UNION ALL
 SELECT -1, NULL, NULL, (SELECT count(*) FROM e), (SELECT count(*) FROM q)`;
 
 interface Staged {
-  rows: string[];
-  values: CopyValue[][]; // the same rows as values (ord first), for the fast path
+  values: CopyValue[][]; // one per row, in staging column order (ord first)
+  /** Rows whose raw column waits for the staging path (the fast path never needs it): ord -> the event as received. */
+  lazyRaw: Map<number, unknown>;
+  rows?: string[]; // COPY text for staging and the spool, made on first use (stagingRows)
   frames: { item: FrameItem; boot: number; ords: { seq: number; ord: number }[]; q: Map<number, QuarantineCode>; unsequenced: number }[];
   outcomes: FrameOutcome[];
 }
 
 function stage(items: IngestTask['items'], now: number): Staged {
-  const staged: Staged = { rows: [], values: [], frames: [], outcomes: [] };
+  const staged: Staged = { values: [], lazyRaw: new Map(), frames: [], outcomes: [] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
     if (key !== null) {
       const seen = firstOrd.get(key);
       if (seen !== undefined) return seen;
-      firstOrd.set(key, staged.rows.length);
+      firstOrd.set(key, staged.values.length);
     }
-    const ord = staged.rows.length;
-    const row = [ord, ...values];
-    staged.values.push(row);
-    staged.rows.push(copyRow(row));
+    const ord = staged.values.length;
+    staged.values.push([ord, ...values]);
     return ord;
   };
   for (const item of items) {
@@ -145,6 +145,7 @@ function stage(items: IngestTask['items'], now: number): Staged {
     for (const row of rows) {
       const key = row.seq === null ? null : `${item.deviceId}|t|${boot}|${row.seq}`;
       const ord = addRow(key, terminalValues(item, boot, row));
+      if (row.rawSource !== undefined && !staged.lazyRaw.has(ord)) staged.lazyRaw.set(ord, row.rawSource);
       if (row.seq !== null) {
         entry.ords.push({ seq: row.seq, ord });
         if (row.qCode) entry.q.set(row.seq, row.qCode);
@@ -153,6 +154,18 @@ function stage(items: IngestTask['items'], now: number): Staged {
     staged.frames.push(entry);
   }
   return staged;
+}
+
+/** The batch as COPY text in staging column order, each raw column filled in. */
+function stagingRows(staged: Staged): string[] {
+  staged.rows ??= staged.values.map((v) => {
+    const source = staged.lazyRaw.get(v[0] as number);
+    if (source === undefined) return copyRow(v);
+    const row = [...v];
+    row[row.length - 1] = json(rawOf(source, credentialKey));
+    return copyRow(row);
+  });
+  return staged.rows;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -202,7 +215,7 @@ async function store(staged: Staged, stateVersion: number | undefined) {
       }
     }
   }
-  const result = await db().begin((tx) => copyAndResolve(tx, staged.rows));
+  const result = await db().begin((tx) => copyAndResolve(tx, stagingRows(staged)));
   return { result, commitMs: performance.now() - started, path: 'staging' as const };
 }
 
@@ -211,7 +224,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
   const staged = stage(task.items, now);
   const hubEvents = task.items.filter((i) => i.kind === 'hub').length;
   const out: IngestResult = { frames: staged.outcomes, hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
-  if (staged.rows.length === 0) return out;
+  if (staged.values.length === 0) return out;
   if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   let stored;
   try {
@@ -272,7 +285,7 @@ function forSpool(out: IngestResult, staged: Staged, error: NonNullable<IngestRe
       spool: { q: [...f.q].map(([seq, code]) => ({ seq, code })), events: f.ords.length + f.unsequenced },
     });
   }
-  out.spool = Buffer.from(staged.rows.join(''), 'utf8');
+  out.spool = Buffer.from(stagingRows(staged).join(''), 'utf8');
   out.error = error;
   return out;
 }
