@@ -1,7 +1,7 @@
 // The access engine: in-memory indexes built from a snapshot of the store, and the decision for
 // an `auth` request made from them alone (PROTOCOL section 5). A reload builds new indexes and
 // swaps them in one assignment, so a decision never sees half of a change.
-import { createHmac } from 'node:crypto';
+import { credentialHasher } from '../protocol/credential-hash.js';
 import type { AccessReason } from '../protocol/frames.js';
 import type { AccessSnapshot } from '../protocol/tasks.js';
 import { localWeekMinute } from './local-time.js';
@@ -87,24 +87,12 @@ function inSchedule(windows: [number, number, number][], tz: string, now: number
   return false;
 }
 
-const CRED_HASH_CACHE = 100_000;
-
 export function createAccessEngine(opts: { credentialKey: string }) {
   const key = Buffer.from(opts.credentialKey, 'hex');
   let idx = EMPTY;
 
-  // HMAC per decision costs a few microseconds; terminals present the same credentials all day,
-  // so recent ones are remembered (memory only, bounded; the oldest is forgotten first).
-  const hashes = new Map<string, string>();
-  function hashCredential(cred: string): string {
-    let h = hashes.get(cred);
-    if (h === undefined) {
-      h = createHmac('sha256', key).update(cred, 'utf8').digest('hex');
-      if (hashes.size >= CRED_HASH_CACHE) hashes.delete(hashes.keys().next().value!);
-      hashes.set(cred, h);
-    }
-    return h;
-  }
+  // Remembers recent credentials' HMACs: a decision then costs no HMAC (protocol/credential-hash.ts).
+  const hashCredential = credentialHasher(key);
 
   function decide(device: DeviceEntry, cred: string, doorCode: string, now: number): Decision {
     const credHash = hashCredential(cred);

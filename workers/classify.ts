@@ -1,6 +1,6 @@
 // Turns one decoded event into a staging row or a quarantine verdict (PROTOCOL section 4).
 // Pure: the SQL that follows only resolves credentials, people and doors.
-import { createHmac } from 'node:crypto';
+import { credentialHasher } from '../protocol/credential-hash.js';
 import { encodedSize } from '../protocol/codec.js';
 import { EVENT_KINDS, MAX_EVENT_DATA_BYTES, type Encoding, type EventKind, type QuarantineCode } from '../protocol/frames.js';
 import { compileEventValidators, describeErrors } from '../protocol/schemas.js';
@@ -35,24 +35,12 @@ export interface EventRow {
   rawSource?: unknown;
 }
 
-const HASH_CACHE = 100_000;
-let cacheKey: Buffer | undefined;
-const hashes = new Map<string, string>();
+let hasher: { key: Buffer; hash: (cred: string) => string } | undefined;
 
-/**
- * HMAC-SHA256 of a credential identifier, hex. Terminals present the same cards all day, so
- * recent ones are remembered, as the hub's access engine does (memory only, bounded, oldest
- * forgotten first): a shift change's punches then cost a map lookup each instead of an HMAC.
- */
+/** HMAC of a credential identifier, remembered (protocol/credential-hash.ts): a shift change's punches cost a lookup each. */
 export function credentialHash(key: Buffer, cred: string): string {
-  if (key !== cacheKey) { hashes.clear(); cacheKey = key; }
-  let h = hashes.get(cred);
-  if (h === undefined) {
-    h = createHmac('sha256', key).update(cred, 'utf8').digest('hex');
-    if (hashes.size >= HASH_CACHE) hashes.delete(hashes.keys().next().value!);
-    hashes.set(cred, h);
-  }
-  return h;
+  if (hasher?.key !== key) hasher = { key, hash: credentialHasher(key) };
+  return hasher.hash(cred);
 }
 
 /** A JSON-safe copy for jsonb: no NUL characters or lone surrogates (PostgreSQL rejects them), bounded depth. */

@@ -1,0 +1,21 @@
+// The keyed hash a credential identifier is stored and looked up by (HMAC-SHA256, hex): the hub
+// and its workers never keep a card number or PIN, only this.
+import { createHmac } from 'node:crypto';
+
+/**
+ * A credential hasher for one key. Terminals present the same credentials all day, so recent
+ * ones are remembered (memory only, bounded at `max`; the oldest is forgotten first) and cost a
+ * map lookup instead of an HMAC (a few microseconds each).
+ */
+export function credentialHasher(key: Buffer, max = 100_000): (cred: string) => string {
+  const hashes = new Map<string, string>();
+  return (cred) => {
+    let h = hashes.get(cred);
+    if (h === undefined) {
+      h = createHmac('sha256', key).update(cred, 'utf8').digest('hex');
+      if (hashes.size >= max) hashes.delete(hashes.keys().next().value!);
+      hashes.set(cred, h);
+    }
+    return h;
+  };
+}
