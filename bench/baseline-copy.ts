@@ -5,8 +5,8 @@
 // then INSERT ... ON CONFLICT DO NOTHING (the hub's exactly-once shape without its resolving).
 // Both run with TCP_NODELAY on the client socket: postgres.js leaves Nagle's algorithm on, and a
 // COPY's data and CopyDone messages then wait on the server's delayed ACK (~40 ms each). The
-// third figure, `direct_default_socket`, is the same COPY on postgres.js's own socket, as the
-// hub's worker opens it today.
+// third figure, `direct_default_socket`, is the same COPY on postgres.js's own socket, to show what
+// Nagle costs (the hub's workers turn it off, workers/db.ts).
 //   node --import tsx bench/baseline-copy.ts [--terminals 2000] [--events 50] [--batch 500] [--people 5000]
 import net from 'node:net';
 import { Readable } from 'node:stream';

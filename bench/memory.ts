@@ -24,6 +24,19 @@ async function sample(httpUrl: string): Promise<{ rss: number; heap: number; con
   return { rss: median(rss), heap: median(heap), connected };
 }
 
+/** A sample once RSS has moved less than 512 KiB over three samples in a row (at most about a minute). */
+async function settled(httpUrl: string): Promise<{ rss: number; heap: number; connected: number }> {
+  let last = await sample(httpUrl);
+  let still = 0;
+  for (let i = 0; i < 30 && still < 3; i++) {
+    await sleep(1000);
+    const again = await sample(httpUrl);
+    still = Math.abs(again.rss - last.rss) < 512 * 1024 ? still + 1 : 0;
+    last = again;
+  }
+  return last;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { terminals: { type: 'string', default: '1000,10000' }, procs: { type: 'string' } }, strict: true });
   const sizes = intList('terminals', values.terminals!).sort((a, b) => a - b);
@@ -35,15 +48,9 @@ async function main(): Promise<void> {
     const runs = [];
     // Terminals accumulate: the run at 10,000 keeps the first 1,000 connected, and every figure is
     // against the RSS before the first terminal (freed pages would otherwise be reused unseen).
-    // The hub settles after provisioning (state reload, garbage): wait until its RSS holds still.
-    let before = await sample(hub.httpUrl);
-    for (let i = 0; i < 20; i++) {
-      await sleep(1500);
-      const again = await sample(hub.httpUrl);
-      const still = Math.abs(again.rss - before.rss) < 512 * 1024;
-      before = again;
-      if (still) break;
-    }
+    // The hub settles after provisioning (state reload, garbage, V8 giving pages back): measure
+    // only once its RSS has held still for three samples in a row.
+    const before = await settled(hub.httpUrl);
     const children: Child[] = [];
     let have = 0;
     try {
@@ -59,8 +66,7 @@ async function main(): Promise<void> {
         await Promise.all(spawned);
         have = n;
         const connectMs = Math.round(performance.now() - started);
-        await sleep(2000); // let the sessions settle (welcome sent, timers armed)
-        const after = await sample(hub.httpUrl);
+        const after = await settled(hub.httpUrl); // sessions settled: welcome sent, timers armed, garbage collected
         const connected = children.reduce((s, c) => s + (c.first.connected as number), 0);
         const run = {
           terminals: n, connected, hub_connected: after.connected, connect_ms: connectMs,

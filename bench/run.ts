@@ -3,6 +3,7 @@
 // <time>.md and <time>.svg. A full run also refreshes bench/results/latest-full.* and the table
 // in bench/README.md. Exit code 1 when a benchmark failed or a burst lost or duplicated a punch.
 //   npm run bench -- --quick [--out DIR] [--only burst,copy,echo,naive,curves,memory,http,decision]
+//   npm run bench -- --report FILE.json   (the report and chart again from a run's JSON, no benchmark)
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,9 +41,10 @@ const README_END = '<!-- latest-full-run:end -->';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } },
+    options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' }, report: { type: 'string' } },
     strict: true,
   });
+  if (values.report) return rerender(path.resolve(values.report));
   if (values.quick && values.full) throw new Error('give --quick or --full, not both');
   const modeName = values.full ? 'full' : 'quick';
   const m = MODES[modeName];
@@ -108,6 +110,23 @@ async function main(): Promise<number> {
   console.error(`\n${targetsTable(result.targets)}\n\nwrote ${base}.json, .md and .svg in ${result.duration_s} s`);
   console.log(JSON.stringify({ bench: 'run', mode: modeName, json: `${base}.json`, report: `${base}.md`, chart: `${base}.svg`, failed, burst_lost_or_duplicated: burstBad, targets: result.targets }));
   return failed || burstBad ? 1 : 0;
+}
+
+/**
+ * Targets, report and chart again from a run's JSON (after a change to how they are computed or
+ * shown), next to it; for the committed latest full run, the README table too.
+ */
+async function rerender(file: string): Promise<number> {
+  const result = JSON.parse(await readFile(file, 'utf8')) as RunResult;
+  result.targets = computeTargets(result.benches);
+  const base = file.replace(/\.json$/, '');
+  const name = path.basename(base);
+  await writeFile(`${base}.json`, `${JSON.stringify(result, null, 1)}\n`);
+  await writeFile(`${base}.svg`, svgChart(result));
+  await writeFile(`${base}.md`, markdown(result, `${name}.svg`));
+  if (name === 'latest-full' && path.dirname(file) === path.join(BENCH_DIR, 'results')) await updateReadme(result);
+  console.error(`${targetsTable(result.targets)}\n\nrewrote ${base}.md and .svg`);
+  return 0;
 }
 
 /** Replaces the table between the markers in bench/README.md with this full run's targets. */
