@@ -7,13 +7,16 @@
 // COPY's data and CopyDone messages then wait on the server's delayed ACK (~40 ms each). The
 // third figure, `direct_default_socket`, is the same COPY on postgres.js's own socket, to show what
 // Nagle costs (the hub's workers turn it off, workers/db.ts).
-//   node --import tsx bench/baseline-copy.ts [--terminals 2000] [--events 50] [--batch 500] [--people 5000]
+// A fourth, `direct_parallel`, runs the raw COPY on as many connections at once as the hub has
+// ingest workers (`--streams`), the ceiling for a hub that writes on that many.
+//   node --import tsx bench/baseline-copy.ts [--terminals 2000] [--events 50] [--batch 500] [--people 5000] [--streams N]
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import postgres from 'postgres';
+import { loadConfig } from '../hub/config.js';
 import { int } from './args.js';
 import { cpuMeter, loadAverage } from './proc.js';
 import { provisionFleet, startHubProcess } from './stack.js';
@@ -39,18 +42,20 @@ function noDelaySocket(o: { host: string[]; port: number[] }): Promise<net.Socke
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { terminals: { type: 'string' }, events: { type: 'string' }, batch: { type: 'string' }, people: { type: 'string' } },
+    options: { terminals: { type: 'string' }, events: { type: 'string' }, batch: { type: 'string' }, people: { type: 'string' }, streams: { type: 'string' } },
     strict: true,
   });
   const n = int('terminals', values.terminals, 2000, 1);
   const k = int('events', values.events, 50, 1);
   const batch = int('batch', values.batch, 500, 1);
   const people = int('people', values.people, 5000, 1);
+  const streams = int('streams', values.streams, loadConfig({}).ingestWorkers, 1);
 
   const hub = await startHubProcess(); // idle: it only applies the migrations and owns PostgreSQL
   // `socket` is a documented postgres.js option its type declarations do not list.
   const sql = postgres(hub.databaseUrl, { max: 1, onnotice: () => {}, socket: noDelaySocket } as postgres.Options<{}>);
   const plain = postgres(hub.databaseUrl, { max: 1, onnotice: () => {} });
+  const parallel = postgres(hub.databaseUrl, { max: streams, onnotice: () => {}, socket: noDelaySocket } as postgres.Options<{}>);
   try {
     const fleet = await provisionFleet(hub.admin, n, people);
     const creds = new Map<string, Cred>();
@@ -76,14 +81,18 @@ async function main(): Promise<void> {
       return { ev, keys };
     };
 
-    const variant = async (name: 'direct' | 'staging', boot: number, limit = Infinity, db = sql) => {
+    // `streams` transactions at a time, each on its own connection (the hub runs one per ingest worker).
+    const variant = async (name: 'direct' | 'staging', boot: number, limit = Infinity, db = sql, streams = 1) => {
       const all = rows(boot);
       const ev = all.ev.slice(0, limit);
       const keys = all.keys.slice(0, limit);
       const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
       const meter = cpuMeter({ postgres: hub.postgresPids, generator: () => [process.pid] });
       const t0 = performance.now();
-      for (let i = 0; i < ev.length; i += batch) {
+      let next = 0;
+      await Promise.all(Array.from({ length: streams }, async () => {
+      for (let i = next; i < ev.length; i = next) {
+        next += batch;
         const b0 = performance.now();
         await db.begin(async (tx) => {
           if (name === 'direct') {
@@ -97,16 +106,17 @@ async function main(): Promise<void> {
         });
         h.recordValue(Math.max(1, (performance.now() - b0) * 1000));
       }
+      }));
       const wallMs = performance.now() - t0;
       const cpu = meter.stop();
       const [stored] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM events WHERE boot = ${boot} AND source = 'terminal'`;
       const ms = (q: number) => Math.round(h.getValueAtPercentile(q)) / 1000;
       const out = {
-        rows: ev.length, stored: stored!.n, batches: Math.ceil(ev.length / batch), wall_ms: Math.round(wallMs),
+        rows: ev.length, stored: stored!.n, streams, batches: Math.ceil(ev.length / batch), wall_ms: Math.round(wallMs),
         rows_per_s: Math.round(ev.length / (wallMs / 1000)), batch_ms: { p50: ms(50), p99: ms(99), p999: ms(99.9) }, cpu_cores: cpu.cores,
       };
       h.destroy();
-      console.error(`copy ${name}: ${out.rows} rows in ${out.wall_ms} ms = ${out.rows_per_s} rows/s (batch p50 ${out.batch_ms.p50} ms); cpu ${JSON.stringify(cpu.cores)}`);
+      console.error(`copy ${name} x${streams}: ${out.rows} rows in ${out.wall_ms} ms = ${out.rows_per_s} rows/s (batch p50 ${out.batch_ms.p50} ms); cpu ${JSON.stringify(cpu.cores)}`);
       return out;
     };
 
@@ -115,13 +125,15 @@ async function main(): Promise<void> {
     const direct = await variant('direct', boot);
     const staging = await variant('staging', boot + 1);
     const directDefault = await variant('direct', boot + 2, batch * 20, plain);
+    const directParallel = await variant('direct', boot + 3, Infinity, parallel, streams);
     console.log(JSON.stringify({
       bench: 'baseline-copy', terminals: n, events_per_terminal: k, batch, row: 'one events row + one event_keys row per punch',
-      direct, staging, direct_default_socket: directDefault, load_avg_1m: loadAverage(),
+      direct, staging, direct_default_socket: directDefault, direct_parallel: directParallel, load_avg_1m: loadAverage(),
     }));
   } finally {
     await sql.end({ timeout: 5 });
     await plain.end({ timeout: 5 });
+    await parallel.end({ timeout: 5 });
     await hub.stop();
   }
 }

@@ -3,9 +3,10 @@
 // at a fixed rate. One hub serves every size in turn; each run uses a new boot, so its rows are
 // told apart. Prints one JSON line; progress on stderr.
 //   node --import tsx bench/shift-change.ts [--terminals 500,1000,2000] [--events 50] [--frame 500]
-//     [--auth-rate 5] [--workers 1] [--people 5000] [--timeout-s 300]
+//     [--auth-rate 5] [--workers N (default: the hub's own, LINTEL_INGEST_WORKERS)] [--people 5000] [--timeout-s 300]
 import { parseArgs } from 'node:util';
 import { describe } from './burst.js';
+import { loadConfig } from '../hub/config.js';
 import { intList, int } from './args.js';
 import { measureBurst, provisionFleet, startHubProcess, warmUp, type MeasuredBurst } from './stack.js';
 
@@ -21,7 +22,8 @@ async function main(): Promise<number> {
   const events = int('events', values.events, 50, 1);
   const frame = int('frame', values.frame, 500, 1);
   const authRate = int('auth-rate', values['auth-rate'], 5, 1);
-  const workers = int('workers', values.workers, 1, 1);
+  // The hub as shipped unless told otherwise (bench/curves.ts compares worker counts).
+  const workers = int('workers', values.workers, loadConfig({}).ingestWorkers, 1);
   const people = int('people', values.people, 5000, 1);
   const timeoutMs = int('timeout-s', values['timeout-s'], 300, 1) * 1000;
 
