@@ -37,7 +37,8 @@ export function createMetrics() {
     decisionSeconds: new client.Histogram({
       name: 'lintel_access_decision_seconds',
       help: 'Time the hub spends deciding an auth request, in memory',
-      buckets: [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1],
+      // Fine between 1 and 100 µs, where decisions fall, so a quantile is not smeared across a wide bucket.
+      buckets: [1e-6, 2e-6, 3e-6, 5e-6, 7.5e-6, 1e-5, 1.5e-5, 2e-5, 3e-5, 5e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1],
       registers: r,
     }),
     decisions: new client.Counter({ name: 'lintel_access_decisions_total', help: 'Access decisions by reason', labelNames: ['reason'], registers: r }),
