@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { WorkerSettings } from '../protocol/tasks.js';
 import { createAccessEngine } from './access.js';
+import { warmUpDecisions } from './access-warmup.js';
 import { createAccounting } from './accounting.js';
 import { createAdmission } from './admission.js';
 import { createCommandRouter } from './commands.js';
@@ -93,6 +94,9 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   }
 
   const engine = createAccessEngine({ credentialKey: config.credentialKey });
+  const warm = performance.now();
+  const warmed = warmUpDecisions(); // the decision path compiled before the first door asks
+  log.debug({ ms: Math.round(performance.now() - warm), reasons: warmed }, 'decision path warmed up');
   const accounting = createAccounting((id) => engine.deviceById(id) !== undefined);
   const stateWaiters: { v: number; resolve(): void }[] = [];
   let storeUp = true;

@@ -4,6 +4,7 @@
 // switches to summer time on 2026-03-29 and back on 2026-10-25, at 01:00 UTC).
 import t from 'tap';
 import { createAccessEngine, type AccessEngine } from '../../hub/access.js';
+import { syntheticSnapshot, warmUpDecisions } from '../../hub/access-warmup.js';
 import type { AccessReason } from '../../protocol/frames.js';
 import type { AccessSnapshot } from '../../protocol/tasks.js';
 
@@ -203,4 +204,21 @@ t.test('the credential hash is a keyed HMAC', async (t) => {
   // A snapshot hashed with one key finds nothing in an engine keyed with another.
   b.load(snapshot(a));
   t.equal(b.decide(b.deviceById('dev-kol')!, 'card-alice', 'K2', at('2026-12-07T06:00:00Z')).reason, 'unknown_credential');
+});
+
+t.test('the start-up warm-up takes every branch of the decision, on an engine of its own', async (t) => {
+  const reasons = warmUpDecisions(5000);
+  for (const r of ['granted', 'unknown_credential', 'credential_revoked', 'person_suspended', 'no_access_to_door'] as AccessReason[]) {
+    t.ok((reasons[r] ?? 0) > 0, `${r} decided ${reasons[r] ?? 0} times`);
+  }
+  t.equal(Object.values(reasons).reduce((a, b) => a + b, 0), 5000, 'every decision counted once');
+});
+
+t.test('the synthetic snapshot grants its cards through the engine with the same key', async (t) => {
+  const { snapshot, deviceId } = syntheticSnapshot(KEY, 10);
+  const e = createAccessEngine({ credentialKey: KEY });
+  e.load(snapshot);
+  const d = e.decide(e.deviceById(deviceId)!, 'c3', 'D1', at('2026-12-07T09:00:00Z'));
+  t.match(d, { ok: true, reason: 'granted' });
+  t.match(e.decide(e.deviceById(deviceId)!, 'c10', 'D1', at('2026-12-07T09:00:00Z')), { ok: false, reason: 'unknown_credential' });
 });
