@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       const keys = all.keys.slice(0, limit);
       const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
       const meter = cpuMeter({ postgres: hub.postgresPids, generator: () => [process.pid] });
+      const [walBefore] = await sql<{ lsn: string }[]>`SELECT pg_current_wal_insert_lsn()::text AS lsn`;
       const t0 = performance.now();
       let next = 0;
       await Promise.all(Array.from({ length: streams }, async () => {
@@ -109,10 +110,11 @@ async function main(): Promise<void> {
       }));
       const wallMs = performance.now() - t0;
       const cpu = meter.stop();
+      const [wal] = await sql<{ bytes: string }[]>`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), ${walBefore!.lsn}::pg_lsn)::bigint::text AS bytes`;
       const [stored] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM events WHERE boot = ${boot} AND source = 'terminal'`;
       const ms = (q: number) => Math.round(h.getValueAtPercentile(q)) / 1000;
       const out = {
-        rows: ev.length, stored: stored!.n, streams, batches: Math.ceil(ev.length / batch), wall_ms: Math.round(wallMs),
+        rows: ev.length, stored: stored!.n, streams, wal_bytes_per_row: Math.round(Number(wal!.bytes) / ev.length), batches: Math.ceil(ev.length / batch), wall_ms: Math.round(wallMs),
         rows_per_s: Math.round(ev.length / (wallMs / 1000)), batch_ms: { p50: ms(50), p99: ms(99), p999: ms(99.9) }, cpu_cores: cpu.cores,
       };
       h.destroy();
