@@ -133,26 +133,26 @@ export function markdown(r: RunResult, chartFile: string): string {
     out.push(`- COPY into a staging table + INSERT ... ON CONFLICT DO NOTHING: ${fmt(copy.staging.rows_per_s)} rows/s (batch p50/p99 ${copy.staging.batch_ms.p50}/${copy.staging.batch_ms.p99} ms, PostgreSQL ${copy.staging.cpu_cores.postgres} cores).`);
     if (copy.direct_parallel) out.push(`- The same raw COPY on ${copy.direct_parallel.streams} connections at once (as many as the hub's ingest workers): ${fmt(copy.direct_parallel.rows_per_s)} rows/s (batch p50/p99 ${copy.direct_parallel.batch_ms.p50}/${copy.direct_parallel.batch_ms.p99} ms, PostgreSQL ${copy.direct_parallel.cpu_cores.postgres} cores).`);
     if (copy.direct_default_socket) out.push(`- The same raw COPY on postgres.js's default socket (Nagle on; the hub's workers turn it off): ${fmt(copy.direct_default_socket.rows_per_s)} rows/s, batch p50 ${copy.direct_default_socket.batch_ms.p50} ms over ${copy.direct_default_socket.batches} batches.`);
-  } else out.push(`- Raw COPY: failed (${copy?.error ?? 'not run'})`);
+  } else out.push(`- Raw COPY: ${copy?.error ? `failed (${copy.error})` : 'not run'}`);
   const echo = b['baseline-echo'];
   if (echo?.auth) out.push(`- Bare uWS echo, ${echo.terminals} sockets, same frames: auth round trip p50/p99/p999 ${pcts(echo.auth.rtt_ms)} ms over ${echo.auth.answered}; ev frames echoed at ${fmt(echo.events_per_s)} events/s (rtt p99 ${echo.ev_rtt_ms.p99} ms); generator ${echo.cpu.cores.generator} cores, server ${echo.cpu.cores.server}.`);
-  else out.push(`- Bare uWS echo: failed (${echo?.error ?? 'not run'})`);
+  else out.push(`- Bare uWS echo: ${echo?.error ? `failed (${echo.error})` : 'not run'}`);
   const naive = b['baseline-naive'];
   if (naive?.acked !== undefined) out.push(`- Naive server (ws, one INSERT per event, ack each): ${fmt(naive.events_per_s)} events/s over ${naive.punches} punches from ${naive.terminals} terminals; ack p50/p99/p999 ${pcts(naive.ack_ms)} ms; auth p99 ${naive.auth.rtt_ms.p99} ms; rows ${naive.db?.distinct}, duplicates ${naive.db?.duplicates}; server ${naive.cpu.cores.server} / PostgreSQL ${naive.cpu.cores.postgres} / others ${naive.cpu.cores.others} cores.`);
-  else out.push(`- Naive server: failed (${naive?.error ?? 'not run'})`);
+  else out.push(`- Naive server: ${naive?.error ? `failed (${naive.error})` : 'not run'}`);
 
   out.push('', '## Cost curves', '');
   const curves = b.curves;
   if (curves?.runs) {
     out.push(`${curves.terminals} terminals × ${curves.events_per_terminal} punches.`, '', '| workers | events per frame | events/s | ack p99 ms | hub / pg / generator / others cores | counts |', '| --- | --- | --- | --- | --- | --- |');
     for (const x of curves.runs) out.push(`| ${x.workers} | ${x.frame} | ${fmt(x.events_per_s)} | ${fmt(x.ack_ms?.p99)} | ${x.cpu?.cores?.hub} / ${x.cpu?.cores?.postgres} / ${x.cpu?.cores?.generator} / ${x.cpu?.cores?.others} | ${x.generator_bound ? 'no: generator-bound' : 'yes'} |`);
-  } else out.push(`failed: ${curves?.error ?? 'not run'}`);
+  } else out.push(curves?.error ? `failed: ${curves.error}` : 'not run');
   const mem = b.memory;
   out.push('', '### Memory per idle terminal', '');
   if (mem?.runs) {
     out.push('| terminals | connected | hub RSS before → after MiB | RSS per terminal KiB | V8 heap per terminal KiB |', '| --- | --- | --- | --- | --- |');
     for (const x of mem.runs) out.push(`| ${x.terminals} | ${x.connected} | ${x.rss_before_mib} → ${x.rss_after_mib} | ${x.rss_per_terminal_kib} | ${x.heap_per_terminal_kib} |`);
-  } else out.push(`failed: ${mem?.error ?? 'not run'}`);
+  } else out.push(mem?.error ? `failed: ${mem.error}` : 'not run');
 
   const dec = b.decision;
   out.push('', '### The access decision alone', '');
@@ -162,14 +162,14 @@ export function markdown(r: RunResult, chartFile: string): string {
       if (!x) continue;
       out.push(`| ${name} | ${x.decisions} | ${x.p50_us} / ${x.p99_us} / ${x.p999_us} | ${x.max_us} |`);
     }
-  } else out.push(`failed: ${dec?.error ?? 'not run'}`);
+  } else out.push(dec?.error ? `failed: ${dec.error}` : 'not run');
 
   out.push('', '## HTTP (autocannon)', '');
   const http = b.http;
   if (http?.routes) {
     out.push(`${http.connections} connections, ${http.duration_s} s per route, ${http.events_loaded} events loaded. Baseline: GET /healthz.`, '', '| route | req/s | p50 / p99 / max ms | vs /healthz | errors + non-2xx |', '| --- | --- | --- | --- | --- |');
     for (const [name, x] of Object.entries<any>(http.routes)) out.push(`| ${name} | ${fmt(x.req_per_s)} | ${x.latency_ms.p50} / ${x.latency_ms.p99} / ${x.latency_ms.max} | ${x.vs_healthz} | ${x.errors + x.non2xx} |`);
-  } else out.push(`failed: ${http?.error ?? 'not run'}`);
+  } else out.push(http?.error ? `failed: ${http.error}` : 'not run');
   out.push('', 'Method and caveats: bench/README.md.', '');
   return out.join('\n');
 }
