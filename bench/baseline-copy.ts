@@ -10,7 +10,6 @@
 // A fourth, `direct_parallel`, runs the raw COPY on as many connections at once as the hub has
 // ingest workers (`--streams`), the ceiling for a hub that writes on that many.
 //   node --import tsx bench/baseline-copy.ts [--terminals 2000] [--events 50] [--batch 500] [--people 5000] [--streams N]
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -18,6 +17,7 @@ import * as hdr from 'hdr-histogram-js';
 import postgres from 'postgres';
 import { loadConfig } from '../hub/config.js';
 import { int } from './args.js';
+import { noDelaySocket } from '../workers/db.js'; // postgres.js's `socket` option: Nagle's algorithm off
 import { cpuMeter, loadAverage } from './proc.js';
 import { provisionFleet, startHubProcess } from './stack.js';
 
@@ -31,14 +31,6 @@ const STAGED_STORE = `WITH k AS (
   FROM bench_staging s JOIN k USING (device_id, boot, seq)`;
 
 interface Cred { id: string; person_id: string; hash: string }
-
-/** postgres.js's `socket` option: a connected socket with Nagle's algorithm off. */
-function noDelaySocket(o: { host: string[]; port: number[] }): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: o.host[0]!, port: o.port[0]!, noDelay: true });
-    s.once('connect', () => resolve(s)).once('error', reject);
-  });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -92,21 +84,21 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       let next = 0;
       await Promise.all(Array.from({ length: streams }, async () => {
-      for (let i = next; i < ev.length; i = next) {
-        next += batch;
-        const b0 = performance.now();
-        await db.begin(async (tx) => {
-          if (name === 'direct') {
-            await pipeline(Readable.from([keys.slice(i, i + batch).join('')]), await tx.unsafe('COPY event_keys (device_id, source, boot, seq, outcome) FROM STDIN').writable());
-            await pipeline(Readable.from([ev.slice(i, i + batch).join('')]), await tx.unsafe(`COPY events (${EVENT_COLUMNS}) FROM STDIN`).writable());
-          } else {
-            await tx.unsafe(STAGING);
-            await pipeline(Readable.from([ev.slice(i, i + batch).join('')]), await tx.unsafe(`COPY bench_staging (${EVENT_COLUMNS}) FROM STDIN`).writable());
-            await tx.unsafe(STAGED_STORE);
-          }
-        });
-        h.recordValue(Math.max(1, (performance.now() - b0) * 1000));
-      }
+        for (let i = next; i < ev.length; i = next) {
+          next += batch;
+          const b0 = performance.now();
+          await db.begin(async (tx) => {
+            if (name === 'direct') {
+              await pipeline(Readable.from([keys.slice(i, i + batch).join('')]), await tx.unsafe('COPY event_keys (device_id, source, boot, seq, outcome) FROM STDIN').writable());
+              await pipeline(Readable.from([ev.slice(i, i + batch).join('')]), await tx.unsafe(`COPY events (${EVENT_COLUMNS}) FROM STDIN`).writable());
+            } else {
+              await tx.unsafe(STAGING);
+              await pipeline(Readable.from([ev.slice(i, i + batch).join('')]), await tx.unsafe(`COPY bench_staging (${EVENT_COLUMNS}) FROM STDIN`).writable());
+              await tx.unsafe(STAGED_STORE);
+            }
+          });
+          h.recordValue(Math.max(1, (performance.now() - b0) * 1000));
+        }
       }));
       const wallMs = performance.now() - t0;
       const cpu = meter.stop();

@@ -27,7 +27,7 @@ export function connect(opts: DbOptions): Sql {
  * CopyDone then wait for the server's delayed ACK (about 40 ms per COPY on Linux). Lintel's
  * writes are whole protocol messages, so it connects the socket itself with TCP_NODELAY.
  */
-function noDelaySocket(o: { host: string[]; port: number[]; path?: string | false }): Promise<net.Socket> {
+export function noDelaySocket(o: { host: string[]; port: number[]; path?: string | false }): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = o.path ? net.connect({ path: o.path }) : net.connect({ host: o.host[0]!, port: o.port[0]!, noDelay: true });
     // postgres.js's connect timeout does not cover a socket it is handed: the same 5 s here.
