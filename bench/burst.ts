@@ -32,7 +32,7 @@ export interface Percentiles { p50: number; p99: number; p999: number; max: numb
 export interface BurstSummary {
   terminals: number; events_per_terminal: number; frame: number; encoding: Encoding; boot: number;
   connect_ms: number;
-  punches: number; acked: number; quarantined: number; busy: number; reconnects: number; closes: Record<string, number>;
+  punches: number; acked: number; quarantined: number; busy: number; reconnects: number; closes: Record<string, number>; refused: Record<string, number>;
   wall_ms: number; // first punch sent to last punch acked
   events_per_s: number;
   ack_ms: Percentiles; // from each punch's intended send time to its ack
@@ -233,7 +233,11 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
     const decisionsAfter = await decisionBuckets(opts.url);
     const decision = decisionsAfter ? bucketQuantile(0.99, decisionsAfter, decisionsBefore ?? undefined) : { value: null, count: null };
     const closes: Record<string, number> = {};
-    for (const t of terms) for (const c of t.stats.closes) closes[c] = (closes[c] ?? 0) + 1;
+    const refused: Record<string, number> = {};
+    for (const t of terms) {
+      for (const c of t.stats.closes) closes[c] = (closes[c] ?? 0) + 1;
+      for (const [status, m] of Object.entries(t.stats.refused)) refused[status] = (refused[status] ?? 0) + m;
+    }
 
     const summary: BurstSummary = {
       terminals: n, events_per_terminal: k, frame, encoding, boot,
@@ -241,7 +245,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
       punches: total, acked, quarantined,
       busy: terms.reduce((s, t) => s + t.stats.busy, 0),
       reconnects: terms.reduce((s, t) => s + t.stats.reconnects, 0),
-      closes,
+      closes, refused,
       wall_ms: Math.round(wallMs * 10) / 10,
       events_per_s: Math.round(acked / (wallMs / 1000)),
       ack_ms: percentiles(ackHist),
@@ -304,6 +308,10 @@ export function describe(s: BurstSummary): string {
     `auth ${s.auth.answered}/${s.auth.sent} answered (${s.auth.granted} granted, ${s.auth.failed} failed) from ${s.auth.terminals} terminals; rtt p50 ${s.auth.rtt_ms.p50} p99 ${s.auth.rtt_ms.p99} p999 ${s.auth.rtt_ms.p999} ms; hub decision p99 ${s.decision_p99_ms ?? '?'} ms`,
     `generator: cpu ${s.generator.cpu_pct}% of a core, event loop ${Math.round(s.generator.elu * 100)}% busy, loop delay p99 ${s.generator.loop_delay_p99_ms} ms`,
   ];
+  const counts = (r: Record<string, number>) => Object.entries(r).map(([k, n]) => `${n} x ${k}`).join(', ');
+  if (Object.keys(s.closes).length || Object.keys(s.refused).length) {
+    lines.push(`sessions closed: ${counts(s.closes) || 'none'} (close codes); upgrades refused: ${counts(s.refused) || 'none'} (HTTP status)`);
+  }
   if (s.db) lines.push(`db: ${s.db.rows} rows, ${s.db.distinct} distinct, ${s.db.event_keys} event_keys, ${s.db.duplicates} duplicates; ${s.db.hub_rows} hub decision rows`);
   return lines.join('\n');
 }

@@ -26,6 +26,8 @@ export interface TerminalOptions {
 export interface TerminalStats {
   framesSent: number; eventsSent: number; acked: number; busy: number; quarantined: Record<string, number>;
   reconnects: number; errors: string[]; closes: number[];
+  /** Upgrades the hub refused, by HTTP status (503 during admission, 401...): no session, so no close code. */
+  refused: Record<string, number>;
 }
 
 type Pending<T> = { resolve(v: T): void; reject(e: Error): void };
@@ -33,7 +35,7 @@ type Pending<T> = { resolve(v: T): void; reject(e: Error): void };
 export class Terminal extends EventEmitter {
   readonly opts: Required<Omit<TerminalOptions, 'fw'>> & { fw?: string };
   readonly outbox = new Map<number, TerminalEvent>(); // unacked, by seq
-  readonly stats: TerminalStats = { framesSent: 0, eventsSent: 0, acked: 0, busy: 0, quarantined: {}, reconnects: 0, errors: [], closes: [] };
+  readonly stats: TerminalStats = { framesSent: 0, eventsSent: 0, acked: 0, busy: 0, quarantined: {}, reconnects: 0, errors: [], closes: [], refused: {} };
   welcome: WelcomeFrame | undefined;
   #ws: WebSocket | undefined;
   #seq = 0;
@@ -75,8 +77,12 @@ export class Terminal extends EventEmitter {
       this.#ws = ws;
       this.welcome = undefined;
       let settled = false;
+      let refused = false;
       ws.on('unexpected-response', (_req, res) => {
         settled = true;
+        refused = true;
+        const status = String(res.statusCode);
+        this.stats.refused[status] = (this.stats.refused[status] ?? 0) + 1;
         const err = Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, retryAfter: res.headers['retry-after'] });
         ws.terminate(); // its close event schedules the reconnect
         reject(err);
@@ -105,7 +111,7 @@ export class Terminal extends EventEmitter {
         this.#onFrame(frame);
       });
       ws.on('close', (code) => {
-        this.stats.closes.push(code);
+        if (!refused) this.stats.closes.push(code); // a refused upgrade's terminate() reads as 1006: it is counted in refused
         if (ws !== this.#ws) return; // an older socket of this terminal: nothing of ours to reset
         this.#inflight.clear();
         for (const p of [...this.#auth.values(), ...this.#pings.values()]) p.reject(new Error(`closed ${code}`));

@@ -3,6 +3,7 @@
 // transaction (a trigger), which tells every hub to reload; waitForHubs waits until they have.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { workerData } from 'piscina';
+import { hhmm } from '../protocol/day-minutes.js';
 import { LintelError } from '../protocol/errors.js';
 import { connect, isUnavailable, type Sql } from './db.js';
 import { migrate as runMigrations } from './migrate.js';
@@ -155,7 +156,7 @@ export const ops = {
     const g = await groupId(a.group, org);
     return db().begin(async (tx) => {
       for (const dow of a.days) await tx`INSERT INTO access_group_schedules (group_id, dow, start_min, end_min) VALUES (${g}, ${dow}, ${a.startMin}, ${a.endMin})`;
-      return { group: g, days: a.days, startMin: a.startMin, endMin: a.endMin };
+      return { group: g, days: a.days, from: hhmm(a.startMin), to: hhmm(a.endMin) }; // as the API shows windows
     });
   },
   /**

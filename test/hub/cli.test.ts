@@ -111,4 +111,11 @@ t.test('the operator CLI', async (t) => {
     t.same(await th.query(`SELECT name FROM sites`), [{ name: 'hq' }], 'no site was added');
     t.same(await th.query('SELECT count(*)::int AS n FROM access_group_schedules'), [{ n: 0 }], 'no window was added');
   });
+
+  await t.test('a window is printed the way the API shows it (HH:MM) and stored per day in minutes', async (t) => {
+    const w = await ok(t, th, ['group', 'add-window', '--org', 'acme', '--group', 'staff', '--days', '1-5', '--from', '07:30', '--to', '24:00']);
+    t.same({ days: w.days, from: w.from, to: w.to }, { days: [1, 2, 3, 4, 5], from: '07:30', to: '24:00' });
+    t.same(await th.query('SELECT dow, start_min, end_min FROM access_group_schedules ORDER BY dow'),
+      [1, 2, 3, 4, 5].map((dow) => ({ dow, start_min: 450, end_min: 1440 })));
+  });
 });

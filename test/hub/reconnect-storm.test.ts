@@ -86,9 +86,11 @@ t.test(`${STORM} terminals reconnecting at once are admitted at a bounded rate`,
   t.ok(answered > 0, 'the door terminal asked during the storm');
 
   const saturated = (await metric(th.httpUrl, 'lintel_terminal_connections_total', '{outcome="saturated"}')) - before;
-  const refusedClient = terms.reduce((n, x) => n + x.stats.closes.length, 0);
+  const refusedClient = terms.reduce((n, x) => n + (x.stats.refused['503'] ?? 0), 0);
   t.ok(saturated >= refusedFirst.length, `refusals are counted in lintel_terminal_connections_total{outcome="saturated"} (${saturated})`);
-  t.equal(refusedClient, saturated, 'every socket the storm terminals lost was a refusal: no other close');
+  t.equal(refusedClient, saturated, 'the terminals saw each of them as a 503 refusal');
+  t.same(terms.flatMap((x) => Object.keys(x.stats.refused)), terms.flatMap((x) => (x.stats.refused['503'] ? ['503'] : [])), 'and no other refusal');
+  t.same(terms.flatMap((x) => x.stats.closes), [], 'no session of theirs was closed: a refusal is not a close');
   t.same(terms.flatMap((x) => x.stats.errors), [], 'no terminal got an error frame');
   for (const outcome of ['no_token', 'bad_token', 'disabled', 'draining']) {
     t.equal(await metric(th.httpUrl, 'lintel_terminal_connections_total', `{outcome="${outcome}"}`), 0, `no ${outcome} refusal`);

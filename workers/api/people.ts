@@ -1,6 +1,7 @@
 // People, their credentials and access groups (members, doors, weekly windows) for the operator
 // API. A credential's identifier arrives in clear and leaves this module only as its keyed HMAC.
 import { createHmac } from 'node:crypto';
+import { hhmm } from '../../protocol/day-minutes.js';
 import { LintelError } from '../../protocol/errors.js';
 import { audit, decodeCursor, db, notFound, one, page, settings, stateVersion, unique, type Scope, type Tx } from './common.js';
 
@@ -151,8 +152,6 @@ export async function lookupCredential(a: { orgId: string; cred: string }) {
 }
 
 // ---- access groups -----------------------------------------------------------------------
-
-const hhmm = (min: number) => `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
 
 async function windowsOf(q: Q, groupId: string) {
   // One stored row per day; the API shows windows with the same hours as one entry.

@@ -1,5 +1,6 @@
 // /v1/people, /v1/credentials and /v1/groups: who may open which door when. Every change goes
 // through store.mutate, so the next terminal `auth` already decides on it.
+import { minutesOf } from '../../../protocol/day-minutes.js';
 import { ApiError, type Route } from '../router.js';
 import { dateTime, name, nullableDateTime, object, pageOf, pageQuery, uuid } from '../schemas.js';
 import type { ApiServices } from '../services.js';
@@ -36,15 +37,13 @@ const groupDetail = object({
 });
 const uuidList = (max: number) => ({ type: 'array', maxItems: max, items: uuid });
 
-const minutes = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
-
 /** HH:MM windows to minutes; a window must end after it starts on the same day. */
 function scheduleOf(windows: { days: number[]; from: string; to: string }[]) {
-  const fields = windows.flatMap((w, i) => (minutes(w.from) < minutes(w.to) ? [] : [
+  const fields = windows.flatMap((w, i) => (minutesOf(w.from) < minutesOf(w.to) ? [] : [
     { field: `body.windows.${i}.to`, problem: 'must be after from: a window cannot cross midnight, split it into two (to 24:00 and from 00:00)' },
   ]));
   if (fields.length) throw new ApiError('LINTEL_ERR_API_VALIDATION', undefined, fields);
-  return windows.map((w) => ({ days: w.days, startMin: minutes(w.from), endMin: minutes(w.to) }));
+  return windows.map((w) => ({ days: w.days, startMin: minutesOf(w.from), endMin: minutesOf(w.to) }));
 }
 
 export function peopleRoutes({ store }: ApiServices): Route[] {
