@@ -61,6 +61,19 @@ t.test('after start, partitions exist from last month to three months ahead', as
   t.ok(names.includes('events_default'), 'and the default partition');
 });
 
+t.test('every partition carries the indexes migrations/README.md lists for events, and no other', async (t) => {
+  // Each index is one more B-tree insert per stored event: 007 dropped events_device_seq, which no query read.
+  const parent = await th.query<{ name: string; def: string }>(
+    `SELECT c.relname AS name, pg_get_indexdef(c.oid) AS def FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+     WHERE x.indrelid = 'events'::regclass ORDER BY 1`);
+  t.same(parent.map((r) => r.name), ['events_device_ts_id', 'events_door_ts', 'events_org_ts_id', 'events_person_ts', 'events_pkey', 'events_site_ts']);
+  const perPartition = await th.query<{ partition: string; n: number }>(
+    `SELECT c.relname AS partition, count(x.indexrelid)::int AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     LEFT JOIN pg_index x ON x.indrelid = c.oid WHERE i.inhparent = 'events'::regclass GROUP BY 1`);
+  t.ok(perPartition.length >= 6, `${perPartition.length} partitions`);
+  t.same(perPartition.filter((p) => p.n !== parent.length), [], `each has the parent's ${parent.length}`);
+});
+
 t.test('GET/PUT /v1/retention: admin sets, viewer reads, another organization sees its own', async (t) => {
   const adminA = client(th, await createKey(th, orgs.a.org, 'admin'));
   const viewerA = client(th, await createKey(th, orgs.a.org, 'viewer'));
