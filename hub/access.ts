@@ -13,7 +13,7 @@ export interface DeviceEntry {
 }
 interface PersonEntry { id: string; externalId: string; status: string; validFrom: number | null; validUntil: number | null; groups: GroupEntry[] }
 interface CredentialEntry { id: string; personId: string; status: string; validFrom: number | null; validUntil: number | null }
-interface GroupEntry { id: string; name: string; doors: Set<string>; windows: [number, number, number][] }
+interface GroupEntry { id: string; name: string; rule: string; doors: Set<string>; windows: [number, number, number][] } // rule: `group:<name>`, built once
 
 export interface ApiKeyEntry { id: string; orgId: string; name: string; role: 'admin' | 'operator' | 'viewer' }
 
@@ -57,7 +57,7 @@ export function buildIndexes(s: AccessSnapshot): Indexes {
     s.people.map((p) => [p.id, { id: p.id, externalId: p.externalId, status: p.status, validFrom: p.validFrom, validUntil: p.validUntil, groups: [] }]),
   );
   for (const g of s.groups) {
-    const entry: GroupEntry = { id: g.id, name: g.name, doors: new Set(g.doors), windows: g.windows };
+    const entry: GroupEntry = { id: g.id, name: g.name, rule: `group:${g.name}`, doors: new Set(g.doors), windows: g.windows };
     for (const m of g.members) people.get(m)?.groups.push(entry);
   }
   const credentials = new Map<string, Map<string, CredentialEntry>>();
@@ -80,6 +80,13 @@ function validity(from: number | null, until: number | null, now: number): Acces
   return null;
 }
 
+// A module-level function, not a closure made per decision: besides the allocation, tsx (esbuild
+// with keepNames) wraps every named closure in a defineProperty call, which cost as much as the
+// rest of decide() in a burst's profile.
+function outcome(credHash: string, door: DoorEntry | null, reason: AccessReason, person: PersonEntry | null, rule: string): Decision {
+  return { ok: reason === 'granted', reason, credHash, personId: person?.id ?? null, personExternalId: person?.externalId ?? null, door, rule };
+}
+
 function inSchedule(windows: [number, number, number][], tz: string, now: number): boolean {
   if (windows.length === 0) return true; // a group without windows grants at any time
   const { dow, minute } = localWeekMinute(tz, now);
@@ -97,28 +104,25 @@ export function createAccessEngine(opts: { credentialKey: string }) {
   function decide(device: DeviceEntry, cred: string, doorCode: string, now: number): Decision {
     const credHash = hashCredential(cred);
     const door = device.doors.get(doorCode) ?? null;
-    const result = (reason: AccessReason, person: PersonEntry | null = null, rule: string | null = null): Decision => ({
-      ok: reason === 'granted', reason, credHash, personId: person?.id ?? null, personExternalId: person?.externalId ?? null, door, rule,
-    });
     const c = idx.credentials.get(device.orgId)?.get(credHash);
     const person = c ? idx.people.get(c.personId) : undefined;
     // Every outcome names its rule: it is recorded with the access event (PROTOCOL section 5).
-    if (!c || !person) return result('unknown_credential', null, 'credential_lookup');
-    if (c.status !== 'active') return result('credential_revoked', person, 'credential_status');
+    if (!c || !person) return outcome(credHash, door, 'unknown_credential', null, 'credential_lookup');
+    if (c.status !== 'active') return outcome(credHash, door, 'credential_revoked', person, 'credential_status');
     const credValidity = validity(c.validFrom, c.validUntil, now);
-    if (credValidity) return result(credValidity, person, 'credential_validity');
-    if (person.status !== 'active') return result('person_suspended', person, 'person_status');
+    if (credValidity) return outcome(credHash, door, credValidity, person, 'credential_validity');
+    if (person.status !== 'active') return outcome(credHash, door, 'person_suspended', person, 'person_status');
     const personValidity = validity(person.validFrom, person.validUntil, now);
-    if (personValidity) return result(personValidity, person, 'person_validity');
-    if (!door) return result('no_access_to_door', person, 'door_not_driven_by_device');
-    if (door.lockedDown) return result('door_locked_down', person, 'lockdown');
+    if (personValidity) return outcome(credHash, door, personValidity, person, 'person_validity');
+    if (!door) return outcome(credHash, door, 'no_access_to_door', person, 'door_not_driven_by_device');
+    if (door.lockedDown) return outcome(credHash, door, 'door_locked_down', person, 'lockdown');
     let doorGranted = false;
     for (const g of person.groups) {
       if (!g.doors.has(door.id)) continue;
       doorGranted = true;
-      if (inSchedule(g.windows, device.siteTz, now)) return result('granted', person, `group:${g.name}`);
+      if (inSchedule(g.windows, device.siteTz, now)) return outcome(credHash, door, 'granted', person, g.rule);
     }
-    return doorGranted ? result('outside_schedule', person, 'schedule') : result('no_access_to_door', person, 'no_group');
+    return doorGranted ? outcome(credHash, door, 'outside_schedule', person, 'schedule') : outcome(credHash, door, 'no_access_to_door', person, 'no_group');
   }
 
   return {

@@ -8,25 +8,28 @@ const UNDECODABLE = { error: 'undecodable' } as const;
 const NO_TYPE = { error: 'no_type' } as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+// Big-endian reads past the end give -1 (u8) and so an impossible size: the caller sees it overrun.
+// Module-level, not closures per header: they run for every key the scan steps over.
+const u8 = (b: Uint8Array, at: number) => b[at] ?? -1;
+const u16 = (b: Uint8Array, at: number) => (u8(b, at) << 8) | u8(b, at + 1);
+const u32 = (b: Uint8Array, at: number) => u8(b, at) * 0x1000000 + ((u8(b, at + 1) << 16) | (u8(b, at + 2) << 8) | u8(b, at + 3));
+
 /** Bytes taken by the header of the msgpack item at `i`, and how many child items follow it. */
 function msgpackHeader(b: Uint8Array, i: number): [size: number, children: number] | undefined {
   const c = b[i];
   if (c === undefined) return undefined;
-  const u8 = (o: number) => b[i + o] ?? -1;
-  const u16 = (o: number) => (u8(o) << 8) | u8(o + 1);
-  const u32 = (o: number) => u8(o) * 0x1000000 + ((u8(o + 1) << 16) | (u8(o + 2) << 8) | u8(o + 3));
   if (c <= 0x7f || c >= 0xe0) return [1, 0];
   if (c <= 0x8f) return [1, (c & 0x0f) * 2];
   if (c <= 0x9f) return [1, c & 0x0f];
   if (c <= 0xbf) return [1 + (c & 0x1f), 0];
   switch (c) {
     case 0xc0: case 0xc2: case 0xc3: return [1, 0];
-    case 0xc4: return [2 + u8(1), 0];
-    case 0xc5: return [3 + u16(1), 0];
-    case 0xc6: return [5 + u32(1), 0];
-    case 0xc7: return [3 + u8(1), 0];
-    case 0xc8: return [4 + u16(1), 0];
-    case 0xc9: return [6 + u32(1), 0];
+    case 0xc4: return [2 + u8(b, i + 1), 0];
+    case 0xc5: return [3 + u16(b, i + 1), 0];
+    case 0xc6: return [5 + u32(b, i + 1), 0];
+    case 0xc7: return [3 + u8(b, i + 1), 0];
+    case 0xc8: return [4 + u16(b, i + 1), 0];
+    case 0xc9: return [6 + u32(b, i + 1), 0];
     case 0xca: return [5, 0];
     case 0xcb: return [9, 0];
     case 0xcc: case 0xd0: return [2, 0];
@@ -38,13 +41,13 @@ function msgpackHeader(b: Uint8Array, i: number): [size: number, children: numbe
     case 0xd6: return [6, 0];
     case 0xd7: return [10, 0];
     case 0xd8: return [18, 0];
-    case 0xd9: return [2 + u8(1), 0];
-    case 0xda: return [3 + u16(1), 0];
-    case 0xdb: return [5 + u32(1), 0];
-    case 0xdc: return [3, u16(1)];
-    case 0xdd: return [5, u32(1)];
-    case 0xde: return [3, u16(1) * 2];
-    case 0xdf: return [5, u32(1) * 2];
+    case 0xd9: return [2 + u8(b, i + 1), 0];
+    case 0xda: return [3 + u16(b, i + 1), 0];
+    case 0xdb: return [5 + u32(b, i + 1), 0];
+    case 0xdc: return [3, u16(b, i + 1)];
+    case 0xdd: return [5, u32(b, i + 1)];
+    case 0xde: return [3, u16(b, i + 1) * 2];
+    case 0xdf: return [5, u32(b, i + 1) * 2];
     default: return undefined; // 0xc1 is never used
   }
 }

@@ -76,31 +76,33 @@ export function rawOf(event: unknown, key: Buffer): unknown {
   return raw;
 }
 
+/** Marks the row quarantined; raw keeps the event as received (credentials hashed). */
+function quarantine(row: EventRow, event: unknown, opts: ClassifyOptions, code: QuarantineCode, detail: string): EventRow {
+  row.qCode = code;
+  row.qDetail = detail;
+  row.raw = rawOf(event, opts.credentialKey);
+  return row;
+}
+
 export function classify(event: unknown, opts: ClassifyOptions): EventRow {
   const row: EventRow = {
     seq: null, ts: null, kind: 'unknown', credHash: null, personExt: null, doorCode: null, dir: null,
     granted: null, reason: null, state: null, code: null, detail: null, rid: null, data: null,
     qCode: null, qDetail: null, raw: null,
   };
-  const quarantine = (code: QuarantineCode, detail: string) => {
-    row.qCode = code;
-    row.qDetail = detail;
-    row.raw = rawOf(event, opts.credentialKey);
-    return row;
-  };
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) return quarantine('bad_seq', 'event is not a map');
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return quarantine(row, event, opts, 'bad_seq', 'event is not a map');
   const e = event as Record<string, unknown>;
   if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) {
-    return quarantine('bad_seq', 'seq must be a positive integer below 2^53');
+    return quarantine(row, event, opts, 'bad_seq', 'seq must be a positive integer below 2^53');
   }
   row.seq = e.seq;
   row.kind = typeof e.kind === 'string' ? e.kind.slice(0, 64) : 'unknown';
-  if (!EVENT_KINDS.includes(e.kind as EventKind)) return quarantine('unknown_kind', `unknown kind ${JSON.stringify(jsonSafe(e.kind))}`);
+  if (!EVENT_KINDS.includes(e.kind as EventKind)) return quarantine(row, event, opts, 'unknown_kind', `unknown kind ${JSON.stringify(jsonSafe(e.kind))}`);
   const validate = validators[e.kind as EventKind];
-  if (!validate(e)) return quarantine('bad_field', describeErrors(validate));
-  if (typeof e.ts !== 'number' || !Number.isSafeInteger(e.ts)) return quarantine('bad_field', '/ts must be an integer');
+  if (!validate(e)) return quarantine(row, event, opts, 'bad_field', describeErrors(validate));
+  if (typeof e.ts !== 'number' || !Number.isSafeInteger(e.ts)) return quarantine(row, event, opts, 'bad_field', '/ts must be an integer');
   if (e.ts < opts.now - opts.maxAgeMs || e.ts > opts.now + opts.maxFutureMs) {
-    return quarantine('implausible_time', `ts ${e.ts} is outside the accepted window`);
+    return quarantine(row, event, opts, 'implausible_time', `ts ${e.ts} is outside the accepted window`);
   }
   row.ts = e.ts;
   if (e.data !== undefined) {
@@ -110,7 +112,7 @@ export function classify(event: unknown, opts: ClassifyOptions): EventRow {
     } catch {
       size = Infinity; // nested too deep to re-encode, or a BigInt past 64 bits: over the limit either way
     }
-    if (size > MAX_EVENT_DATA_BYTES) return quarantine('data_too_large', 'data over 1 KiB encoded');
+    if (size > MAX_EVENT_DATA_BYTES) return quarantine(row, event, opts, 'data_too_large', 'data over 1 KiB encoded');
     row.data = jsonSafe(e.data);
   }
   const cred = str(e.cred);
