@@ -72,6 +72,10 @@ t.test('quick mode writes the JSON, the report and the chart, with every benchma
     t.equal(r.connected, r.terminals, `memory: ${r.terminals} terminals connected`);
     t.type(r.rss_per_terminal_kib, 'number', `memory: RSS per terminal at ${r.terminals}`);
   }
+  const [small, large] = b.memory.runs;
+  t.equal(large.added_terminals, large.connected - small.connected, 'memory: the larger size is also measured against the smaller');
+  t.type(large.rss_per_added_terminal_kib, 'number', 'memory: RSS per terminal added');
+  t.notOk('added_terminals' in small, 'memory: the first size has no previous one');
   for (const route of ['GET /healthz', 'GET /v1/doors', 'GET /v1/events?limit=50', 'GET /v1/timesheets', 'GET /metrics']) {
     const r = b.http.routes[route];
     t.ok(r && r.requests > 0 && r.errors + r.non2xx === 0, `http: ${route} answered`);
