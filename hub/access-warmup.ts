@@ -4,7 +4,8 @@
 // restarts exactly when it matters (after a crash, into a reconnect storm), so before it listens
 // it runs the decision on a throwaway engine with a synthetic snapshot, through every outcome. V8
 // optimizes code, not instances: the real engine gets the compiled decide() and a clean cache.
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { credentialHmac } from '../protocol/credential-hash.js';
 import type { AccessSnapshot } from '../protocol/tasks.js';
 import { createAccessEngine } from './access.js';
 
@@ -30,7 +31,7 @@ export function syntheticSnapshot(credentialKey: string, people: number, opts: {
     devices: [{ id: deviceId, siteId: site, name: 't0', tokenHash: 'x', enabled: true, doorIds: [door] }],
     people: persons,
     credentials: persons.map((p, i) => ({
-      id: randomUUID(), orgId: org, personId: p.id, credHash: createHmac('sha256', key).update(`c${i}`).digest('hex'),
+      id: randomUUID(), orgId: org, personId: p.id, credHash: credentialHmac(key, `c${i}`, 'hex'),
       status: odd(i) && i % 2 === 1 ? 'revoked' : 'active', validFrom: null, validUntil: null,
     })),
     // The schedule check (site-local time) runs on every granted decision.

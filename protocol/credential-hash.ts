@@ -1,6 +1,17 @@
 // The keyed hash a credential identifier is stored and looked up by (HMAC-SHA256, hex): the hub
 // and its workers never keep a card number or PIN, only this.
-import { createHmac, createSecretKey } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+
+/**
+ * The keyed hash of one credential identifier, as `credentials.cred_hash` stores it. Everything
+ * that hashes a credential goes through here, or a card would not match its own record.
+ */
+export function credentialHmac(key: Buffer | KeyObject, cred: string): Buffer;
+export function credentialHmac(key: Buffer | KeyObject, cred: string, encoding: 'hex'): string;
+export function credentialHmac(key: Buffer | KeyObject, cred: string, encoding?: 'hex'): Buffer | string {
+  const h = createHmac('sha256', key).update(cred, 'utf8');
+  return encoding ? h.digest(encoding) : h.digest();
+}
 
 /**
  * A credential hasher for one key. Terminals present the same credentials all day, so recent
@@ -13,7 +24,7 @@ export function credentialHasher(key: Buffer, max = 100_000): (cred: string) => 
   return (cred) => {
     let h = hashes.get(cred);
     if (h === undefined) {
-      h = createHmac('sha256', secret).update(cred, 'utf8').digest('hex');
+      h = credentialHmac(secret, cred, 'hex');
       if (hashes.size >= max) hashes.delete(hashes.keys().next().value!);
       hashes.set(cred, h);
     }

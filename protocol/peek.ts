@@ -8,7 +8,8 @@ const UNDECODABLE = { error: 'undecodable' } as const;
 const NO_TYPE = { error: 'no_type' } as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-// Big-endian reads past the end give -1 (u8) and so an impossible size: the caller sees it overrun.
+// Big-endian reads; a byte past the end reads as -1, not undefined, so sizes stay numbers (the
+// scan checks each against the buffer's end, and the frame is decoded in full later anyway).
 // Module-level, not closures per header: they run for every key the scan steps over.
 const u8 = (b: Uint8Array, at: number) => b[at] ?? -1;
 const u16 = (b: Uint8Array, at: number) => (u8(b, at) << 8) | u8(b, at + 1);

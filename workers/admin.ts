@@ -1,8 +1,9 @@
 // Piscina task module for provisioning and changes to what the access engine reads: used by the
 // operator CLI (and the operator API). Every change bumps the state version in the same
 // transaction (a trigger), which tells every hub to reload; waitForHubs waits until they have.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { workerData } from 'piscina';
+import { credentialHmac } from '../protocol/credential-hash.js';
 import { hhmm } from '../protocol/day-minutes.js';
 import { LintelError } from '../protocol/errors.js';
 import { connect, isUnavailable, type Sql } from './db.js';
@@ -18,7 +19,7 @@ const credentialKey = () => Buffer.from(settings.credentialKey, 'hex');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (s: string) => UUID.test(s);
 
-export const hashCredential = (cred: string) => createHmac('sha256', credentialKey()).update(cred, 'utf8').digest();
+export const hashCredential = (cred: string) => credentialHmac(credentialKey(), cred);
 const newToken = () => `ltd_${randomBytes(32).toString('base64url')}`;
 const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 

@@ -1,7 +1,7 @@
 // The operator API's read side: events and the audit log in keyset pages (newest first), and
 // quarantine, whose resolution turns a quarantined punch into an event without breaking
 // exactly-once (the ledger row of its identity flips from 'q' to 's' in the same transaction).
-import { createHmac } from 'node:crypto';
+import { credentialHmac } from '../../protocol/credential-hash.js';
 import { LintelError } from '../../protocol/errors.js';
 import { PUNCH_DIRS } from '../../protocol/frames.js';
 import { audit, db, decodeCursor, one, page, settings, type Scope, type Tx } from './common.js';
@@ -92,7 +92,7 @@ const isMap = (v: unknown): v is Row => v !== null && typeof v === 'object' && !
 function credHashOf(raw: unknown): Buffer | null {
   if (!isMap(raw)) return null;
   if (typeof raw.cred_hmac === 'string' && /^[0-9a-f]{64}$/.test(raw.cred_hmac)) return Buffer.from(raw.cred_hmac, 'hex');
-  if (typeof raw.cred === 'string') return createHmac('sha256', Buffer.from(settings.credentialKey, 'hex')).update(raw.cred, 'utf8').digest();
+  if (typeof raw.cred === 'string') return credentialHmac(Buffer.from(settings.credentialKey, 'hex'), raw.cred);
   return null;
 }
 

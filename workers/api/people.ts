@@ -1,6 +1,6 @@
 // People, their credentials and access groups (members, doors, weekly windows) for the operator
 // API. A credential's identifier arrives in clear and leaves this module only as its keyed HMAC.
-import { createHmac } from 'node:crypto';
+import { credentialHmac } from '../../protocol/credential-hash.js';
 import { hhmm } from '../../protocol/day-minutes.js';
 import { LintelError } from '../../protocol/errors.js';
 import { audit, decodeCursor, db, notFound, one, page, settings, stateVersion, unique, type Scope, type Tx } from './common.js';
@@ -17,8 +17,7 @@ const INLINE_MEMBERS = 500;
 
 type Q = Pick<Tx, 'unsafe'>;
 
-// Must stay the same function as hub/access.ts and workers/admin.ts use, or no card would match.
-const hashCredential = (cred: string) => createHmac('sha256', Buffer.from(settings.credentialKey, 'hex')).update(cred, 'utf8').digest();
+const hashCredential = (cred: string) => credentialHmac(Buffer.from(settings.credentialKey, 'hex'), cred);
 
 /** undefined keeps the stored value, null clears it. */
 type Patch<T> = T | null | undefined;
