@@ -25,6 +25,8 @@ export interface BurstOptions {
   query?<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Width of the bins of `timeline` (acks per bin from the first punch), default 100 ms. */
   timelineBinMs?: number;
+  /** Starts a CPU meter of the processes under test: it runs from the first punch to the last ack (`cpu_burst`). */
+  meter?(): { stop(): { wall_s: number; cores: Record<string, number> } };
 }
 
 export interface Percentiles { p50: number; p99: number; p999: number; max: number; n: number }
@@ -43,6 +45,8 @@ export interface BurstSummary {
   db?: { rows: number; distinct: number; event_keys: number; duplicates: number; hub_rows: number; hub_rows_tries: number };
   timed_out: boolean;
   timeline: { bin_ms: number; acked: number[] }; // punches acked per bin since the first was sent
+  /** CPU from the first punch to the last ack (with `meter`): what each process spent on the burst itself, connects left out. */
+  cpu_burst?: { wall_s: number; cores: Record<string, number> };
 }
 
 const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
@@ -167,6 +171,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
     const elu0 = performance.eventLoopUtilization();
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    const burstMeter = opts.meter?.();
     t0 = performance.now();
 
     // Every terminal queues its punches now; frame by frame when --frame splits them.
@@ -222,6 +227,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([allAcked, new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, timeoutMs); })]);
     clearTimeout(timer);
+    const cpuBurst = burstMeter?.stop();
     burstOver = true;
     await Promise.all(authLoops);
     const tEnd = performance.now();
@@ -262,6 +268,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstSummary> {
       },
       timed_out: timedOut,
       timeline: { bin_ms: binMs, acked: timeline },
+      ...(cpuBurst ? { cpu_burst: cpuBurst } : {}),
     };
     ackHist.destroy();
     authHist.destroy();

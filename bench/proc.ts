@@ -32,8 +32,8 @@ export async function tempDir(prefix: string): Promise<string> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** user+system CPU seconds of one process (all its threads), or 0 once it is gone. */
-export function cpuSeconds(pid: number): number {
+/** user+system CPU seconds of one process (all its threads), or of one thread (`pid/task/tid`), or 0 once it is gone. */
+export function cpuSeconds(pid: number | string): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(f[11]) + Number(f[12])) / TICKS_PER_S; // fields 14 and 15 of stat
@@ -76,12 +76,15 @@ export interface CpuMeter { stop(): { wall_s: number; cores: Record<string, numb
 /**
  * CPU used by named process groups between start and stop, in cores (1 = one core busy the whole
  * time). Descendants are listed at start and again at stop, so backends opened meanwhile count.
+ * `parts` name single threads (`pid/task/tid`) inside a group, reported beside it (the hub's
+ * event loop within the hub) and not counted again in `others`.
  */
-export function cpuMeter(groups: Record<string, () => number[]>): CpuMeter {
+export function cpuMeter(groups: Record<string, () => number[]>, parts: Record<string, string> = {}): CpuMeter {
   const t0 = performance.now();
   const m0 = machineTicks();
-  const start = new Map<number, number>();
+  const start = new Map<number | string, number>();
   const listed = new Map<string, Set<number>>();
+  for (const thread of Object.values(parts)) start.set(thread, cpuSeconds(thread));
   for (const [name, pids] of Object.entries(groups)) {
     const set = new Set(pids());
     listed.set(name, set);
@@ -98,11 +101,14 @@ export function cpuMeter(groups: Record<string, () => number[]>): CpuMeter {
         for (const p of set) s += Math.max(0, cpuSeconds(p) - (start.get(p) ?? 0));
         cores[name] = Math.round((s / wall) * 100) / 100;
       }
+      const within: Record<string, number> = {};
+      for (const [name, thread] of Object.entries(parts)) within[name] = Math.round((Math.max(0, cpuSeconds(thread) - start.get(thread)!) / wall) * 100) / 100;
       // Everything else the machine ran meanwhile (other people's tests): the run's noise.
       const m1 = machineTicks();
       const busy = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * os.cpus().length;
       cores.machine = Math.round(busy * 100) / 100;
       cores.others = Math.round(Math.max(0, busy - Object.entries(cores).filter(([k]) => k !== 'machine').reduce((a, [, v]) => a + v, 0)) * 100) / 100;
+      Object.assign(cores, within);
       return { wall_s: Math.round(wall * 100) / 100, cores };
     },
   };

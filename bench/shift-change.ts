@@ -37,7 +37,7 @@ async function main(): Promise<number> {
         terminals: n, events, frame, authTerminals: Math.floor(n / 10), authRate, timeoutMs,
         boot: (Math.floor(Date.now() / 1000) + i) >>> 0,
       });
-      console.error(`${describe(r)}\ncpu (cores): ${JSON.stringify(r.cpu.cores)}; ${r.hub_metrics.events_per_batch} events per COPY batch (${r.hub_metrics.batches} batches, ${r.hub_metrics.commit_s} s inside the worker); lost ${r.lost}`);
+      console.error(`${describe(r)}\ncpu (cores): ${JSON.stringify(r.cpu.cores)}, in the burst alone ${JSON.stringify(r.cpu_burst?.cores)}; ${r.hub_metrics.events_per_batch} events per COPY batch (${r.hub_metrics.batches} batches, ${r.hub_metrics.commit_s} s inside the worker); lost ${r.lost}`);
       runs.push(r);
     }
     console.log(JSON.stringify({ bench: 'burst', workers, events_per_terminal: events, frame, auth_rate: authRate, people, runs }));

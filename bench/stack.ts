@@ -65,7 +65,7 @@ export async function startHubProcess(opts: HubProcessOptions = {}): Promise<Hub
   return {
     pid, url: `ws://127.0.0.1:${port}/v1/terminal`, httpUrl, databaseUrl, dataDir, admin,
     query: (text, params) => admin.run('query', { text, params }),
-    meter: () => cpuMeter({ hub: () => [pid], postgres: postgresPids, generator: () => [process.pid] }),
+    meter: () => cpuMeter({ hub: () => [pid], postgres: postgresPids, generator: () => [process.pid] }, { hub_event_loop: `${pid}/task/${pid}` }),
     postgresPids,
     async stop(keepData = false) {
       await admin.close().catch(() => {});
@@ -104,7 +104,7 @@ export async function provisionFleet(admin: AdminClient, terminals: number, peop
 }
 
 export interface MeasuredBurst extends BurstSummary {
-  cpu: { wall_s: number; cores: Record<string, number> }; // hub, postgres, generator, machine, others: 1 = one core
+  cpu: { wall_s: number; cores: Record<string, number> }; // hub (hub_event_loop: its main thread), postgres, generator, machine, others: 1 = one core
   load_avg_1m: number;
   hub_metrics: { stored: number | null; batches: number | null; events_per_batch: number | null; commit_s: number | null; rss_mib: number | null };
   generator_bound: boolean; // the generator, not the hub, limited this run: it does not count
@@ -118,7 +118,7 @@ export const GENERATOR_BOUND_PCT = 90;
 export async function measureBurst(hub: HubProcess, fleet: Fleet, opts: Omit<BurstOptions, 'url' | 'devices' | 'creds' | 'query'> & { terminals: number }): Promise<MeasuredBurst> {
   const before = await scrape(hub.httpUrl);
   const meter = hub.meter();
-  const s = await runBurst({ ...opts, url: hub.url, devices: fleet.devices.slice(0, opts.terminals), creds: fleet.creds, query: hub.query });
+  const s = await runBurst({ ...opts, url: hub.url, devices: fleet.devices.slice(0, opts.terminals), creds: fleet.creds, query: hub.query, meter: hub.meter });
   const cpu = meter.stop();
   const after = await scrape(hub.httpUrl);
   const delta = (name: string) => {

@@ -1,7 +1,10 @@
 // Hands ev frames (still encoded) and the hub's own decision records to the worker pool in
-// coalesced batches: a batch closes on size or after batchMs, and while every worker is busy the
-// open batch keeps growing, so a shift-change burst becomes a few large COPYs. In-flight bytes
-// are bounded: past the bound the caller answers busy (PROTOCOL section 4).
+// coalesced batches: a batch closes on size or after batchMs. While every worker is busy, frames
+// gather in the open batch until it reaches its size, then it waits in line sealed and the next
+// one opens: a shift-change burst becomes a row of full-size COPYs that keeps every worker busy to
+// the end, rather than one batch that grows without bound and leaves one worker to store the
+// whole tail alone. In-flight bytes are bounded: past the bound the caller answers busy
+// (PROTOCOL section 4).
 import type { Piscina } from 'piscina';
 import type { Encoding } from '../protocol/frames.js';
 import type { DeviceRef, FrameOutcome, HubEventItem, IngestResult, IngestTask, FrameItem } from '../protocol/tasks.js';
@@ -32,6 +35,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   const { pool, metrics, log, accounting } = deps;
   let inflightFrames = 0;
   let open = newBatch();
+  const sealed: OpenBatch[] = []; // full batches waiting for a worker, oldest first
   let timer: NodeJS.Timeout | undefined;
   let inflightBytes = 0;
   let batchesInFlight = 0;
@@ -45,21 +49,34 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   const frameWaiters: (() => void)[] = [];
 
   function schedule() {
-    if (open.bytes >= opts.batchMaxBytes) return flush();
+    if (open.bytes >= opts.batchMaxBytes) {
+      sealed.push(open);
+      open = newBatch();
+      return flush();
+    }
     timer ??= setTimeout(() => { timer = undefined; flush(); }, opts.batchMs);
   }
 
+  /** Sends sealed batches, then the open one, while a worker is free. */
   function flush() {
     if (timer) { clearTimeout(timer); timer = undefined; }
     if (stopped) return;
-    if (batchesInFlight >= opts.maxBatchesInFlight) return; // the open batch grows until a worker frees up
-    if (pendingHub.length) {
-      open.items.push(...pendingHub);
-      pendingHub = [];
+    while (batchesInFlight < opts.maxBatchesInFlight) {
+      let batch = sealed.shift();
+      if (!batch) {
+        if (open.items.length === 0 && pendingHub.length === 0) return;
+        batch = open;
+        open = newBatch();
+      }
+      if (pendingHub.length) {
+        batch.items.push(...pendingHub);
+        pendingHub = [];
+      }
+      send(batch);
     }
-    if (open.items.length === 0) return;
-    const batch = open;
-    open = newBatch();
+  }
+
+  function send(batch: OpenBatch) {
     batchesInFlight++;
     metrics.batchEvents.observe(batch.items.length);
     metrics.poolQueue.set(pool.queueSize);
@@ -107,13 +124,13 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
   function afterSettle() {
     metrics.inflightBytes.set(inflightBytes);
     metrics.inflightFrames.set(inflightFrames);
-    if (open.items.length || pendingHub.length) flush();
+    if (sealed.length || open.items.length || pendingHub.length) flush();
     if (framesIdle()) for (const w of frameWaiters.splice(0)) w();
     if (idle()) for (const w of idleWaiters.splice(0)) w();
   }
 
   const framesIdle = () => inflightFrames === 0 && spoolWrites === 0;
-  const idle = () => batchesInFlight === 0 && spoolWrites === 0 && open.items.length === 0 && pendingHub.length === 0;
+  const idle = () => batchesInFlight === 0 && spoolWrites === 0 && sealed.length === 0 && open.items.length === 0 && pendingHub.length === 0;
 
   /** Answers each frame of a batch; `spooled`: the batch's spool record is fsynced, so spoolable frames are acked. */
   function answer(batch: OpenBatch, outcomes: FrameOutcome[], spooled: boolean) {
@@ -237,7 +254,7 @@ export function createIngest(opts: IngestOptions, deps: IngestDeps) {
       if (timer) { clearTimeout(timer); timer = undefined; }
     },
     /** Decision records not stored (read after stop() and the pool's end). */
-    get unsavedHubRecords() { return pendingHub.length + open.items.filter((i) => i.kind === 'hub').length; },
+    get unsavedHubRecords() { return pendingHub.length + [...sealed, open].reduce((n, b) => n + b.items.filter((i) => i.kind === 'hub').length, 0); },
   };
 }
 

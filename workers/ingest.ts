@@ -14,7 +14,7 @@ import { classify, rawOf, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
 import type postgres from 'postgres';
 import { connect, isUnavailable, type Sql } from './db.js';
-import { resolutionMaps, routeInMemory, storeFast } from './fast-path.js';
+import { resolutionMaps, stageFast, storeFast, type ReadFrame } from './fast-path.js';
 
 const settings = workerData as WorkerSettings;
 const credentialKey = Buffer.from(settings.credentialKey, 'hex');
@@ -97,8 +97,48 @@ interface Staged {
   outcomes: FrameOutcome[];
 }
 
-function stage(items: IngestTask['items'], now: number): Staged {
-  const staged: Staged = { values: [], lazyRaw: new Map(), frames: [], outcomes: [] };
+/** Decodes, validates and classifies one ev frame; the answer instead when the frame cannot be read. */
+function readFrame(item: FrameItem, now: number): ReadFrame | FrameOutcome {
+  let frame: Record<string, unknown>;
+  try {
+    frame = decodeFrame(item.bytes, item.encoding);
+  } catch (err) {
+    return { ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_UNDECODABLE', msg: (err as Error).message };
+  }
+  const events = frame.events;
+  if (Array.isArray(events) && events.length > MAX_EVENTS_PER_FRAME) {
+    return { ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_TOO_MANY_EVENTS', msg: `${events.length} events; at most ${MAX_EVENTS_PER_FRAME}` };
+  }
+  if (!frameValidators.ev(frame)) return { ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: describeErrors(frameValidators.ev) };
+  const opts = { now, maxAgeMs: settings.maxEventAgeMs, maxFutureMs: settings.maxEventFutureMs, credentialKey, encoding: item.encoding };
+  const list = events as unknown[];
+  const rows: EventRow[] = new Array(list.length);
+  try {
+    for (let i = 0; i < list.length; i++) rows[i] = classify(list[i], opts);
+  } catch (err) {
+    // Whatever a frame holds must not fail the batch it shares with other terminals' frames.
+    return { ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: `an event cannot be read: ${(err as Error).message}` };
+  }
+  return { item, boot: frame.boot as number, rows };
+}
+
+/** Every frame of a batch read: the hub's records, the readable frames, the answers of the others. */
+function readAll(items: IngestTask['items'], now: number) {
+  const hub: HubEventItem[] = [];
+  const frames: ReadFrame[] = [];
+  const bad: FrameOutcome[] = [];
+  for (const item of items) {
+    if (item.kind === 'hub') { hub.push(item); continue; }
+    const read = readFrame(item, now);
+    if ('rows' in read) frames.push(read);
+    else bad.push(read);
+  }
+  return { hub, frames, bad };
+}
+
+/** The batch as staging rows (the path that lets PostgreSQL resolve and deduplicate). */
+function stage(read: ReturnType<typeof readAll>): Staged {
+  const staged: Staged = { values: [], lazyRaw: new Map(), frames: [], outcomes: [...read.bad] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
     if (key !== null) {
@@ -110,38 +150,9 @@ function stage(items: IngestTask['items'], now: number): Staged {
     staged.values.push([ord, ...values]);
     return ord;
   };
-  for (const item of items) {
-    if (item.kind === 'hub') {
-      addRow(`${item.deviceId}|h|${item.boot}|${item.seq}`, hubValues(item));
-      continue;
-    }
-    let frame: Record<string, unknown>;
-    try {
-      frame = decodeFrame(item.bytes, item.encoding);
-    } catch (err) {
-      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_UNDECODABLE', msg: (err as Error).message });
-      continue;
-    }
-    const events = frame.events;
-    if (Array.isArray(events) && events.length > MAX_EVENTS_PER_FRAME) {
-      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_TOO_MANY_EVENTS', msg: `${events.length} events; at most ${MAX_EVENTS_PER_FRAME}` });
-      continue;
-    }
-    if (!frameValidators.ev(frame)) {
-      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: describeErrors(frameValidators.ev) });
-      continue;
-    }
-    const boot = frame.boot as number;
+  for (const item of read.hub) addRow(`${item.deviceId}|h|${item.boot}|${item.seq}`, hubValues(item));
+  for (const { item, boot, rows } of read.frames) {
     const entry: Staged['frames'][number] = { item, boot, ords: [], q: new Map(), unsequenced: 0 };
-    const opts = { now, maxAgeMs: settings.maxEventAgeMs, maxFutureMs: settings.maxEventFutureMs, credentialKey, encoding: item.encoding };
-    let rows: EventRow[];
-    try {
-      rows = (events as unknown[]).map((event) => classify(event, opts));
-    } catch (err) {
-      // Whatever a frame holds must not fail the batch it shares with other terminals' frames.
-      staged.outcomes.push({ ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: `an event cannot be read: ${(err as Error).message}` });
-      continue;
-    }
     for (const row of rows) {
       const key = row.seq === null ? null : `${item.deviceId}|t|${boot}|${row.seq}`;
       const ord = addRow(key, terminalValues(item, boot, row));
@@ -197,38 +208,45 @@ async function copyAndResolve(tx: postgres.TransactionSql, rows: string[]): Prom
 }
 
 /**
- * Stores a staged batch: the fast path when every row resolves in memory and none was stored
- * before (workers/fast-path.ts), else COPY into staging and one resolving statement.
+ * The fast path (workers/fast-path.ts): null when the batch needs the staging path (an event only
+ * PostgreSQL can resolve, or one stored before: SQLSTATE 23505). Other errors propagate.
  */
-async function store(staged: Staged, stateVersion: number | undefined) {
+async function ingestFast(read: ReturnType<typeof readAll>, stateVersion: number, out: IngestResult): Promise<IngestResult | null> {
+  const fast = stageFast(read.hub, read.frames, read.bad, await resolutionMaps(db(), stateVersion));
+  if (!fast) return null;
   const started = performance.now();
-  if (stateVersion !== undefined) {
-    const routed = routeInMemory(staged.values, await resolutionMaps(db(), stateVersion));
-    if (routed) {
-      try {
-        await storeFast(db(), routed);
-        const result: Resolved = [...routed.fq].map(([ord, fq]) => ({ ord, fq, fresh: true, n_events: 0, n_quarantined: 0 }));
-        result.push({ ord: -1, fq: null, fresh: null, n_events: routed.nEvents, n_quarantined: routed.nQuarantined });
-        return { result, commitMs: performance.now() - started, path: 'fast' as const };
-      } catch (err) {
-        if ((err as { code?: string }).code !== '23505') throw err; // an event stored before: sort it out row by row
-      }
-    }
+  try {
+    await storeFast(db(), fast);
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return null; // an event stored before: sort it out row by row
+    throw err;
   }
-  const result = await db().begin((tx) => copyAndResolve(tx, stagingRows(staged)));
-  return { result, commitMs: performance.now() - started, path: 'staging' as const };
+  return { ...out, frames: fast.frames, stored: fast.nEvents, quarantined: fast.nQuarantined, commitMs: performance.now() - started, path: 'fast' };
 }
 
 async function ingest(task: IngestTask): Promise<IngestResult> {
   const now = Date.now();
-  const staged = stage(task.items, now);
-  const hubEvents = task.items.filter((i) => i.kind === 'hub').length;
-  const out: IngestResult = { frames: staged.outcomes, hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
+  const read = readAll(task.items, now);
+  const out: IngestResult = { frames: [], hubEvents: read.hub.length, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
+  let failure: unknown;
+  if (!task.spoolOnly && task.stateVersion !== undefined && (read.hub.length || read.frames.length)) {
+    try {
+      const done = await ingestFast(read, task.stateVersion, out);
+      if (done) return done;
+    } catch (err) {
+      failure = err; // not stored: answered below as the staging path's failure would be
+    }
+  }
+  const staged = stage(read);
+  out.frames = staged.outcomes;
   if (staged.values.length === 0) return out;
   if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   let stored;
   try {
-    stored = await store(staged, task.stateVersion);
+    if (failure) throw failure;
+    const started = performance.now();
+    const result = await db().begin((tx) => copyAndResolve(tx, stagingRows(staged)));
+    stored = { result, commitMs: performance.now() - started };
   } catch (err) {
     const unavailable = isUnavailable(err);
     const error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable };
@@ -243,7 +261,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
     return out;
   }
   out.commitMs = stored.commitMs;
-  out.path = stored.path;
+  out.path = 'staging';
   const notFresh = new Map<number, { fq: QuarantineCode | null; fresh: boolean }>();
   for (const r of stored.result) {
     if (r.ord === -1) { out.stored = Number(r.n_events); out.quarantined = Number(r.n_quarantined); continue; }

@@ -78,3 +78,67 @@ t.test('fast path for new events, staging path for resends and unknowns, same re
   t.same(acks.flatMap((a) => a.q ?? []), [], 'not quarantined');
   t.equal((await rows([46]))[0]?.person_id, person.id, 'stored for its person');
 });
+
+t.test('the fast path writes the same rows as the staging path, byte for byte', async (t) => {
+  const th = await startTestHub(t);
+  const site = await provisionSite(th);
+  await th.admin.run('createPerson', { org: site.org, externalId: 'E-1' });
+  await th.admin.run('createPerson', { org: site.org, externalId: 'E\t2\\x' });
+  await th.admin.run('addCredential', { org: site.org, person: 'E-1', cred: 'card-1' });
+  await settle(th);
+  const ts = Date.now() - 60_000;
+  // What COPY text must escape (tab, newline, carriage return, backslash, NUL), JSON with
+  // backslashes, non-ASCII, and one event of each kind; a run of seqs with a gap in it; events
+  // the worker quarantines itself (bad field, data too large, no seq).
+  const tricky = 'tab\there\nline\r\\back\\slash \u0000nul é 漢字 🚪';
+  const events = (extra: Record<string, unknown>[]) => [
+    { seq: 1, ts, kind: 'punch', cred: 'card-1', dir: 'in', data: { note: tricky, nested: { q: '"quoted"', n: 1.5, list: [1, 'two', null] } } },
+    { seq: 2, ts: ts + 1, kind: 'punch', person: 'E\t2\\x', dir: 'out' },
+    { seq: 3, ts: ts + 2, kind: 'door', door: 'D1', state: 'opened' },
+    { seq: 4, ts: ts + 3, kind: 'alarm', code: 'tamper\tX', detail: tricky },
+    { seq: 5, ts: ts + 4, kind: 'access', cred: 'card-1', door: 'D1', granted: true, reason: 'offline\\cache', rid: 7 },
+    { seq: 7, ts: ts + 5, kind: 'punch', cred: 'card-1', dir: 'sideways' },
+    { seq: 8, ts: ts + 6, kind: 'alarm', code: 'big', data: { blob: 'x'.repeat(2000) } },
+    { ts: ts + 7, kind: 'alarm', code: 'no-seq' },
+    ...extra,
+  ];
+  const sendFrame = async (boot: number, extra: Record<string, unknown>[]) => {
+    const term = th.terminal(site.token, { boot });
+    const acked = new Promise<Record<string, unknown>>((resolve) => term.on('ack', (a) => resolve(a)));
+    await term.connect();
+    term.sendFrame({ t: 'ev', boot, events: events(extra) });
+    const ack = await acked;
+    await term.close();
+    return ack;
+  };
+  const before = await batches(th);
+  const fastAck = await sendFrame(11, []);
+  const mid = await batches(th);
+  t.equal(mid.fast, before.fast + 1, 'the first frame went the fast path');
+  // The same events, plus a punch of a card nobody holds: only PostgreSQL can judge it, so the whole batch goes the staging path.
+  const stagingAck = await sendFrame(12, [{ seq: 9, ts: ts + 8, kind: 'punch', cred: 'card-unknown', dir: 'in' }]);
+  t.equal((await batches(th)).staging, mid.staging + 1, 'the second went the staging path');
+
+  t.same(fastAck.seqs, [1, 2, 3, 4, 5, 7, 8], 'fast path: every sequenced event acked');
+  t.same(stagingAck.seqs, [1, 2, 3, 4, 5, 7, 8, 9], 'staging path: the same, and the unknown card');
+  t.same(fastAck.q, [{ seq: 7, code: 'bad_field' }, { seq: 8, code: 'data_too_large' }], 'fast path: the worker\'s quarantine codes');
+  t.same(stagingAck.q, [{ seq: 7, code: 'bad_field' }, { seq: 8, code: 'data_too_large' }, { seq: 9, code: 'unknown_credential' }], 'staging path: the same, and the unknown card');
+
+  const eventRows = (boot: number) => th.query(
+    `SELECT seq, ts, kind, source, org_id, site_id, person_id, credential_id, cred_hash, door_id, dir, granted, reason, state, code, detail, rid, rule, data::text AS data
+     FROM events WHERE device_id = $1 AND boot = $2 ORDER BY seq`, [site.deviceId, boot]);
+  const quarantineRows = (boot: number) => th.query(
+    `SELECT seq, source, org_id, site_id, code, detail, raw::text AS raw FROM quarantine
+     WHERE device_id = $1 AND boot = $2 AND (seq IS NULL OR seq < 9) ORDER BY seq NULLS LAST`, [site.deviceId, boot]);
+  const keys = (boot: number) => th.query(`SELECT seq::int AS seq, outcome FROM event_keys WHERE device_id = $1 AND boot = $2 AND seq < 9 ORDER BY seq`, [site.deviceId, boot]);
+  const fastRows = await eventRows(11);
+  t.equal(fastRows.length, 5, 'five events stored');
+  t.same(fastRows, await eventRows(12), 'events: the same rows either way');
+  const fastQ = await quarantineRows(11);
+  t.equal(fastQ.length, 3, 'three quarantined, one of them without a seq');
+  t.same(fastQ, await quarantineRows(12), 'quarantine: the same rows either way');
+  t.same(await keys(11), await keys(12), 'the ledger: the same identities and outcomes');
+  t.same((await keys(11)).map((k) => k.seq), [1, 2, 3, 4, 5, 7, 8], 'the ledger holds each sequenced event, the gap at 6 kept');
+  const punch = fastRows.find((r) => r.seq === '1' || r.seq === 1) as Record<string, unknown>;
+  t.match(String(punch.data), /tab\\there\\nline\\r\\\\back/, 'JSON escapes survive both escapings');
+});
