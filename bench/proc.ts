@@ -61,13 +61,14 @@ export function descendants(pid: number): number[] {
 }
 
 /** Busy and total jiffies of the whole machine, from /proc/stat. */
-function machineTicks(): { busy: number; total: number } {
+function machineTicks(): { busy: number; total: number; steal: number } {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total }; // idle and iowait are not busy
+    // idle and iowait are not busy; steal (field 8) is time the hypervisor gave our cores to other machines
+    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0) - (f[7] ?? 0), total, steal: f[7] ?? 0 };
   } catch {
-    return { busy: 0, total: 0 };
+    return { busy: 0, total: 0, steal: 0 };
   }
 }
 
@@ -107,7 +108,8 @@ export function cpuMeter(groups: Record<string, () => number[]>, parts: Record<s
       const m1 = machineTicks();
       const busy = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * os.cpus().length;
       cores.machine = Math.round(busy * 100) / 100;
-      cores.others = Math.round(Math.max(0, busy - Object.entries(cores).filter(([k]) => k !== 'machine').reduce((a, [, v]) => a + v, 0)) * 100) / 100;
+      cores.steal = Math.round(((m1.steal - m0.steal) / Math.max(1, m1.total - m0.total)) * os.cpus().length * 100) / 100;
+      cores.others = Math.round(Math.max(0, busy - Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'steal').reduce((a, [, v]) => a + v, 0)) * 100) / 100;
       Object.assign(cores, within);
       return { wall_s: Math.round(wall * 100) / 100, cores };
     },

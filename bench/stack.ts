@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { createAdminClient, type AdminClient } from '../hub/admin-client.js';
 import { loadConfig } from '../hub/config.js';
 import { runBurst, type BurstDevice, type BurstOptions, type BurstSummary } from './burst.js';
+import { Terminal } from './terminal.js';
 import { cpuMeter, descendants, freePort, loadAverage, metricSum, residentBytes, ROOT, scrape, sleep, tempDir, type CpuMeter } from './proc.js';
 
 export interface HubProcess {
@@ -150,4 +151,24 @@ export async function warmUp(hub: HubProcess, fleet: Fleet, terminals: number, e
     url: hub.url, devices: fleet.devices.slice(0, Math.min(terminals, 100)), creds: fleet.creds, events: Math.min(events, 20),
     authTerminals: 1, authRate: 5, timeoutMs: 60_000, boot: (Math.floor(Date.now() / 1000) - 100_000) >>> 0,
   });
+}
+
+/**
+ * Presents every card of the fleet once at the door, from one terminal, as the shifts before this
+ * one would have: the hub then remembers each card's HMAC (protocol/credential-hash.ts), the
+ * steady state of a site whose people badge every day. Resolves with how many were answered.
+ */
+export async function presentCards(hub: HubProcess, fleet: Fleet, door = 'D1', inFlight = 200): Promise<number> {
+  const term = new Terminal({ url: hub.url, token: fleet.devices[0]!.token, boot: (Math.floor(Date.now() / 1000) - 200_000) >>> 0, reconnect: false });
+  await term.connect();
+  let answered = 0;
+  try {
+    for (let i = 0; i < fleet.creds.length; i += inFlight) {
+      const results = await Promise.all(fleet.creds.slice(i, i + inFlight).map((c) => term.auth(c, door)));
+      answered += results.length;
+    }
+  } finally {
+    await term.close();
+  }
+  return answered;
 }
