@@ -24,6 +24,7 @@ const schema = {
     LINTEL_PG_PORT: int(54329, 1, 65535),
     LINTEL_CREDENTIAL_KEY: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
     LINTEL_INGEST_WORKERS: int(2, 1, 64),
+    LINTEL_WORKER_NICE: int(10, 0, 19),
     LINTEL_BATCH_MS: int(4, 0, 1000),
     LINTEL_BATCH_MAX_BYTES: int(512 * 1024, 1024, 64 * 1024 * 1024),
     LINTEL_MAX_INFLIGHT_BYTES: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
@@ -52,6 +53,8 @@ export interface Config {
   pgPort: number;
   credentialKey: string;
   ingestWorkers: number;
+  /** How much lower than the event loop the hub's worker threads run (Unix nice increment). */
+  workerNice: number;
   batchMs: number;
   batchMaxBytes: number;
   maxInflightBytes: number;
@@ -94,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     pgPort: v.LINTEL_PG_PORT,
     credentialKey: (v.LINTEL_CREDENTIAL_KEY as string | undefined)?.toLowerCase() ?? localCredentialKey(dataDir),
     ingestWorkers: v.LINTEL_INGEST_WORKERS,
+    workerNice: v.LINTEL_WORKER_NICE,
     batchMs: v.LINTEL_BATCH_MS,
     batchMaxBytes: v.LINTEL_BATCH_MAX_BYTES,
     maxInflightBytes: v.LINTEL_MAX_INFLIGHT_BYTES,

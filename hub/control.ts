@@ -5,8 +5,8 @@ import { Piscina } from 'piscina';
 import type { AccessSnapshot, ControlMessage, FleetMessage } from '../protocol/tasks.js';
 import type { MaintenanceResult } from '../workers/retention.js';
 
-export function createControl(filename: string, workerData: { databaseUrl: string; migrationsDir: string; $module?: string }) {
-  const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 32, idleTimeout: Infinity, workerData });
+export function createControl(filename: string, workerData: { databaseUrl: string; migrationsDir: string; $module?: string }, niceIncrement = 0) {
+  const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 32, idleTimeout: Infinity, workerData, niceIncrement });
   pool.on('error', (err) => console.error('lintel: control worker error', err));
   const call = <T>(op: string, arg: unknown = {}) => pool.run({ op, arg }) as Promise<T>;
   let stopListening: (() => void) | undefined;

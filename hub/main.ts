@@ -86,7 +86,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
   const migrationsDir = path.join(PROJECT_ROOT, 'migrations');
   if (!existsSync(migrationsDir)) throw Object.assign(new Error(`no migrations folder at ${migrationsDir}`), { code: 'LINTEL_ERR_CONFIG_INVALID' });
   const controlWorker = worker('control');
-  const control = createControl(controlWorker.filename, { ...controlWorker.data, databaseUrl, migrationsDir: pathToFileURL(path.join(PROJECT_ROOT, 'migrations') + path.sep).href });
+  const control = createControl(controlWorker.filename, { ...controlWorker.data, databaseUrl, migrationsDir: pathToFileURL(path.join(PROJECT_ROOT, 'migrations') + path.sep).href }, config.workerNice);
   const applied = await retry('migrations', log, () => control.migrate());
   if (applied.length) log.info({ applied }, 'migrations applied');
   if (!(await control.checkKeyFingerprint(keyFingerprint(config.credentialKey)))) {
@@ -142,7 +142,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
     databaseUrl, credentialKey: config.credentialKey, maxEventAgeMs: config.eventMaxAgeMs, maxEventFutureMs: config.eventMaxFutureMs, poolSize: 1,
   };
   const ingestWorker = worker('ingest');
-  const pool = new Piscina({ filename: ingestWorker.filename, minThreads: config.ingestWorkers, maxThreads: config.ingestWorkers, idleTimeout: Infinity, workerData: { ...settings, ...ingestWorker.data } });
+  const pool = new Piscina({ filename: ingestWorker.filename, minThreads: config.ingestWorkers, maxThreads: config.ingestWorkers, idleTimeout: Infinity, niceIncrement: config.workerNice, workerData: { ...settings, ...ingestWorker.data } });
   pool.on('error', (err) => log.error({ err }, 'ingest worker error'));
   const spool = await openSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes }, { log: log.child({ component: 'spool' }), metrics });
 
@@ -197,7 +197,7 @@ async function startOnStore(config: Readonly<Config>, log: Logger, uws: ReturnTy
     const behind = await control.waitForHubs(v, FLEET_APPLY_WAIT_MS).catch(() => []);
     if (behind.length) log.warn({ version: v, behind }, 'hubs not yet on the new access state');
   };
-  const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureFleetState);
+  const store = createStore(worker('api'), { databaseUrl, credentialKey: config.credentialKey }, ensureFleetState, config.workerNice);
   registerApi(app, { store, engine, terminals, commands, fleet, metrics, commandTtlMs: config.commandTtlMs, accounting }, log.child({ component: 'api' }));
   registerHttpRoutes(app, metrics, {
     ready() {

@@ -34,9 +34,10 @@ export function createStore(
   worker: { filename: string; data: Record<string, unknown> },
   settings: { databaseUrl: string; credentialKey: string },
   ensureState: (version: number) => Promise<void>,
+  niceIncrement = 0,
 ): Store {
   const pool = new Piscina({
-    filename: worker.filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 16, idleTimeout: Infinity,
+    filename: worker.filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 16, idleTimeout: Infinity, niceIncrement,
     workerData: { ...worker.data, ...settings },
   });
   pool.on('error', (err) => console.error('lintel: API worker error', err));
