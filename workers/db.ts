@@ -1,6 +1,8 @@
 // The worker side's PostgreSQL client. Only worker threads (and the CLI process) load this:
 // the event loop never holds a database connection (STYLE.md).
 import net from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
@@ -35,6 +37,23 @@ export function noDelaySocket(o: { host: string[]; port: number[]; path?: string
     s.once('connect', () => { s.setTimeout(0); s.off('error', reject); resolve(s); });
     s.once('error', reject);
   });
+}
+
+/**
+ * COPY ... FROM STDIN of `text` (COPY text format), settled whether PostgreSQL takes the rows or
+ * refuses them. postgres.js 3.4.9 never settles the writable when the server refuses a COPY once
+ * its data is sent (porsager/postgres#1173; the fix, #1183, is not released): the error reaches
+ * only the query's reject(), a no-op by then (the query resolved with the stream), so the
+ * transaction would wait forever and the worker with it. Hooking that reject surfaces it.
+ */
+export async function copyFrom(sql: postgres.Sql | postgres.TransactionSql, statement: string, text: string): Promise<void> {
+  const query = sql.unsafe(statement) as unknown as postgres.PendingQuery<postgres.Row[]> & { reject(err: unknown): void };
+  const reject = query.reject;
+  const refused = new Promise<never>((_, fail) => {
+    query.reject = (err) => { fail(err); reject(err); };
+  });
+  const sink = await query.writable();
+  await Promise.race([pipeline(Readable.from([text]), sink), refused]);
 }
 
 /** PostgreSQL error classes that mean "the store is not there right now", not "this data is bad". */

@@ -8,18 +8,15 @@
 // It is optimistic about identity: event_keys' primary key rejects the INSERT if any event was
 // stored before (a resend) or comes twice in this batch, and the caller then stores the batch
 // through the staging path (workers/ingest.ts), which sorts out duplicates row by row. (The
-// ledger is an INSERT from arrays, not a COPY: postgres.js 3.4 never settles a COPY the server
-// rejects, porsager/postgres#1173; events and quarantine COPYs cannot be rejected for identity,
-// they have no unique key of ours.) What cannot be resolved in memory (a credential, person or
+// ledger is an INSERT from arrays, not a COPY, so that a resend fails at once, before any row is
+// copied; events and quarantine have no unique key of ours.) What cannot be resolved in memory (a credential, person or
 // door this worker's copy does not know) also goes the staging path: PostgreSQL is the authority.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type postgres from 'postgres';
 import type { QuarantineCode } from '../protocol/frames.js';
 import type { FrameOutcome, IngestTask } from '../protocol/tasks.js';
 import type { EventRow } from './classify.js';
 import { copyField } from './copy-text.js';
-import type { Sql } from './db.js';
+import { copyFrom, type Sql } from './db.js';
 
 interface Cred { id: string; personId: string }
 interface Maps {
@@ -70,7 +67,13 @@ export async function resolutionMaps(sql: Sql, version: number): Promise<Maps> {
 }
 
 /** A frame the worker could read: its events classified (workers/classify.ts), in order. */
-export interface ReadFrame { item: Extract<IngestTask['items'][number], { kind: 'frame' }>; boot: number; rows: EventRow[] }
+export interface ReadFrame {
+  item: Extract<IngestTask['items'][number], { kind: 'frame' }>;
+  boot: number;
+  rows: EventRow[];
+  /** The events as received, row for row: an event the store refuses is quarantined with it. */
+  events: unknown[];
+}
 
 export interface FastBatch {
   /** event_keys as runs of consecutive seqs with one outcome: row i stands for seqs lo[i]..hi[i]. */
@@ -172,9 +175,7 @@ export function stageFast(hub: Extract<IngestTask['items'][number], { kind: 'hub
 }
 
 async function copyInto(tx: postgres.TransactionSql, table: string, rows: string): Promise<void> {
-  if (rows.length === 0) return;
-  const sink = await tx.unsafe(`COPY ${table} FROM STDIN`).writable();
-  await pipeline(Readable.from([rows]), sink);
+  if (rows.length) await copyFrom(tx, `COPY ${table} FROM STDIN`, rows);
 }
 
 /** Writes a fast batch in one transaction. Rejects with SQLSTATE 23505 when an event was stored before or comes twice. */
