@@ -56,6 +56,7 @@ export const QUARANTINE_CODES = [
   'unknown_credential', // a punch whose cred resolves to no credential of the organization
   'unknown_person', // a punch whose person resolves to no person of the organization
   'unknown_door', // the door is not one the device drives
+  'store_rejected', // PostgreSQL refused a value every check before it passed (detail: its SQLSTATE and message)
 ] as const;
 export type QuarantineCode = (typeof QUARANTINE_CODES)[number];
 

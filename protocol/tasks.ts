@@ -78,8 +78,8 @@ export interface IngestResult {
   error?: { code: string; message: string; unavailable: boolean };
   /** The batch's rows (COPY text) when the store was unreachable: one spool record. */
   spool?: Uint8Array;
-  /** How it was stored: fast (plain inserts, resolved in memory) or staging (resolving statement). */
-  path?: 'fast' | 'staging';
+  /** How it was stored: fast (plain inserts, resolved in memory), staging (resolving statement), or apart (frame by frame, after PostgreSQL refused the batch's data). */
+  path?: 'fast' | 'staging' | 'apart';
 }
 
 /** Everything the access engine decides from, as loaded by the control worker. Times are ms. */

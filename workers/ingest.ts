@@ -2,8 +2,6 @@
 // decisions, validate them, and store them with one COPY and one statement in one transaction.
 // The outcome of every seq goes back so the hub can ack only what is committed (PROTOCOL section 4).
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { workerData } from 'piscina';
 import { decodeFrame } from '../protocol/codec.js';
 import { MAX_EVENTS_PER_FRAME, type QuarantineCode } from '../protocol/frames.js';
@@ -13,7 +11,7 @@ import type { DrainResult, DrainTask, FrameItem, FrameOutcome, HubEventItem, Ing
 import { classify, rawOf, type EventRow } from './classify.js';
 import { byteaHex, copyRow, type CopyValue } from './copy-text.js';
 import type postgres from 'postgres';
-import { connect, isUnavailable, type Sql } from './db.js';
+import { connect, copyFrom, isUnavailable, type Sql } from './db.js';
 import { resolutionMaps, stageFast, storeFast, type ReadFrame } from './fast-path.js';
 
 const settings = workerData as WorkerSettings;
@@ -119,7 +117,7 @@ function readFrame(item: FrameItem, now: number): ReadFrame | FrameOutcome {
     // Whatever a frame holds must not fail the batch it shares with other terminals' frames.
     return { ref: item.ref, ok: false, code: 'LINTEL_ERR_FRAME_INVALID', msg: `an event cannot be read: ${(err as Error).message}` };
   }
-  return { item, boot: frame.boot as number, rows };
+  return { item, boot: frame.boot as number, rows, events: list };
 }
 
 /** Every frame of a batch read: the hub's records, the readable frames, the answers of the others. */
@@ -136,8 +134,10 @@ function readAll(items: IngestTask['items'], now: number) {
   return { hub, frames, bad };
 }
 
+type Read = ReturnType<typeof readAll>;
+
 /** The batch as staging rows (the path that lets PostgreSQL resolve and deduplicate). */
-function stage(read: ReturnType<typeof readAll>): Staged {
+function stage(read: Read): Staged {
   const staged: Staged = { values: [], lazyRaw: new Map(), frames: [], outcomes: [...read.bad] };
   const firstOrd = new Map<string, number>(); // identity -> ord of its first row in this batch
   const addRow = (key: string | null, values: CopyValue[]): number => {
@@ -202,8 +202,7 @@ type Resolved = { ord: number; fq: QuarantineCode | null; fresh: boolean | null;
 /** COPY rows into the staging table and resolve them into event_keys, events and quarantine. */
 async function copyAndResolve(tx: postgres.TransactionSql, rows: string[]): Promise<Resolved> {
   await tx.unsafe(CREATE_STAGING);
-  const sink = await tx.unsafe(`COPY staging_events (${STAGING_COLUMNS.join(', ')}) FROM STDIN`).writable();
-  await pipeline(Readable.from([rows.join('')]), sink);
+  await copyFrom(tx, `COPY staging_events (${STAGING_COLUMNS.join(', ')}) FROM STDIN`, rows.join(''));
   return tx.unsafe<Resolved>(RESOLVE_AND_STORE);
 }
 
@@ -211,7 +210,7 @@ async function copyAndResolve(tx: postgres.TransactionSql, rows: string[]): Prom
  * The fast path (workers/fast-path.ts): null when the batch needs the staging path (an event only
  * PostgreSQL can resolve, or one stored before: SQLSTATE 23505). Other errors propagate.
  */
-async function ingestFast(read: ReturnType<typeof readAll>, stateVersion: number, out: IngestResult): Promise<IngestResult | null> {
+async function ingestFast(read: Read, stateVersion: number, out: IngestResult): Promise<IngestResult | null> {
   const fast = stageFast(read.hub, read.frames, read.bad, await resolutionMaps(db(), stateVersion));
   if (!fast) return null;
   const started = performance.now();
@@ -224,10 +223,17 @@ async function ingestFast(read: ReturnType<typeof readAll>, stateVersion: number
   return { ...out, frames: fast.frames, stored: fast.nEvents, quarantined: fast.nQuarantined, commitMs: performance.now() - started, path: 'fast' };
 }
 
+type StoreError = NonNullable<IngestResult['error']>;
+
+const emptyResult = (hubEvents: number): IngestResult => ({ frames: [], hubEvents, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 });
+const storeError = (err: unknown): StoreError => ({ code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) });
+/** PostgreSQL refused what the batch holds (SQLSTATE class 22 data exception, 23 integrity), not the work: sent again, it fails again. */
+const refusesData = (err: unknown) => /^2[23]/.test((err as { code?: string }).code ?? '');
+
 async function ingest(task: IngestTask): Promise<IngestResult> {
   const now = Date.now();
   const read = readAll(task.items, now);
-  const out: IngestResult = { frames: [], hubEvents: read.hub.length, stored: 0, duplicates: 0, quarantined: 0, commitMs: 0 };
+  const out = emptyResult(read.hub.length);
   let failure: unknown;
   if (!task.spoolOnly && task.stateVersion !== undefined && (read.hub.length || read.frames.length)) {
     try {
@@ -241,29 +247,36 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
   out.frames = staged.outcomes;
   if (staged.values.length === 0) return out;
   if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
-  let stored;
   try {
-    if (failure) throw failure;
-    const started = performance.now();
-    const result = await db().begin((tx) => copyAndResolve(tx, stagingRows(staged)));
-    stored = { result, commitMs: performance.now() - started };
+    if (failure && !refusesData(failure)) throw failure;
+    return await storeStaged(staged, out);
   } catch (err) {
-    const unavailable = isUnavailable(err);
-    const error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable };
-    // Nothing of this batch is committed. Unreachable: the hub may spool it and ack; refused:
-    // every frame is answered busy and will be resent.
-    if (unavailable) {
+    const error = storeError(err);
+    // Nothing of this batch is committed. Unreachable: the hub may spool it and ack. Refused for
+    // its data: frame by frame, so that the value PostgreSQL refuses holds up nothing else.
+    // Refused otherwise (a timeout, a deadlock): every frame is answered busy and will be resent.
+    if (error.unavailable) {
       dropClient();
       return forSpool(out, staged, error);
     }
-    for (const f of staged.frames) out.frames.push({ ref: f.item.ref, ok: false, code: 'busy_error', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
+    if (refusesData(err)) return storeApart(read);
+    for (const f of staged.frames) out.frames.push(busyError(f, error));
     out.error = error;
     return out;
   }
-  out.commitMs = stored.commitMs;
+}
+
+const busyError = (f: Staged['frames'][number], error: StoreError): FrameOutcome =>
+  ({ ref: f.item.ref, ok: false, code: 'busy_error', msg: error.message, boot: f.boot, seqs: f.ords.map((o) => o.seq) });
+
+/** Commits staged rows and answers each frame from what PostgreSQL reports. Throws what the store throws. */
+async function storeStaged(staged: Staged, out: IngestResult): Promise<IngestResult> {
+  const started = performance.now();
+  const result = await db().begin((tx) => copyAndResolve(tx, stagingRows(staged)));
+  out.commitMs = performance.now() - started;
   out.path = 'staging';
   const notFresh = new Map<number, { fq: QuarantineCode | null; fresh: boolean }>();
-  for (const r of stored.result) {
+  for (const r of result) {
     if (r.ord === -1) { out.stored = Number(r.n_events); out.quarantined = Number(r.n_quarantined); continue; }
     notFresh.set(r.ord, { fq: r.fq, fresh: Boolean(r.fresh) });
   }
@@ -288,6 +301,84 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
     out.frames.push({ ref: f.item.ref, ok: true, boot: f.boot, seqs, q, stored: fresh, duplicates, quarantined });
   }
   return out;
+}
+
+/**
+ * PostgreSQL refused the batch for a value in it. Each frame (and the hub's own records) is
+ * stored in its own transaction; a frame refused on its own is stored with the events PostgreSQL
+ * refuses quarantined (store_rejected). A store error meanwhile answers the frames it touches
+ * busy; what committed before it stays committed and is acked.
+ */
+async function storeApart(read: Read): Promise<IngestResult> {
+  const out: IngestResult = { ...emptyResult(read.hub.length), frames: [...read.bad], path: 'apart' };
+  const units: Read[] = read.frames.map((f) => ({ hub: [], frames: [f], bad: [] }));
+  if (read.hub.length) units.unshift({ hub: read.hub, frames: [], bad: [] });
+  for (const unit of units) {
+    const staged = stage(unit);
+    let part: IngestResult | undefined;
+    let error: StoreError | undefined;
+    try {
+      part = await storeStaged(staged, emptyResult(unit.hub.length));
+    } catch (err) {
+      error = storeError(err);
+      if (refusesData(err) && unit.frames.length === 1 && !error.unavailable) {
+        try {
+          part = await storeStaged(stage({ ...unit, frames: [await withRefusedQuarantined(unit.frames[0]!)] }), emptyResult(0));
+          error = undefined;
+        } catch (again) {
+          error = storeError(again);
+        }
+      }
+    }
+    if (part) {
+      out.frames.push(...part.frames);
+      out.stored += part.stored;
+      out.duplicates += part.duplicates;
+      out.quarantined += part.quarantined;
+      out.commitMs += part.commitMs;
+      continue;
+    }
+    if (error!.unavailable) dropClient();
+    for (const f of staged.frames) out.frames.push(busyError(f, error!));
+    // The hub requeues its records and counts a store error; its frames alone are answered busy otherwise.
+    if (unit.hub.length || error!.unavailable) out.error = error;
+  }
+  return out;
+}
+
+/**
+ * The frame with each event PostgreSQL refuses on its own (tried one by one in a transaction
+ * that is rolled back) turned into a quarantine row: identity, code store_rejected, PostgreSQL's
+ * reason and the event as received. No other column of it is kept, so none can be refused again.
+ */
+async function withRefusedQuarantined(frame: ReadFrame): Promise<ReadFrame> {
+  const rows = [...frame.rows];
+  const dryRun = new Error('dry run');
+  try {
+    await db().begin(async (tx) => {
+      for (let i = 0; i < frame.rows.length; i++) {
+        const one = stage({ hub: [], frames: [{ ...frame, rows: [frame.rows[i]!], events: [frame.events[i]] }], bad: [] });
+        try {
+          await tx.savepoint(async (sp) => {
+            await copyAndResolve(sp, stagingRows(one));
+            await sp.unsafe('TRUNCATE staging_events'); // the next event is tried alone
+          });
+        } catch (err) {
+          if (!refusesData(err)) throw err;
+          const e = err as { code?: string; message: string };
+          rows[i] = {
+            seq: frame.rows[i]!.seq, ts: null, kind: frame.rows[i]!.kind, credHash: null, personExt: null, doorCode: null, dir: null,
+            granted: null, reason: null, state: null, code: null, detail: null, rid: null, data: null,
+            qCode: 'store_rejected', qDetail: `${e.code}: ${e.message}`, raw: null, rawSource: frame.events[i],
+          };
+        }
+      }
+      throw dryRun;
+    });
+  } catch (err) {
+    if (err !== dryRun) throw err;
+  }
+  return { ...frame, rows };
 }
 
 /**
