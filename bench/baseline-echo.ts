@@ -1,8 +1,9 @@
 // Baseline for `auth` round trips: the burst's traffic (N sockets, K punches each in frames of F,
 // a tenth asking for access at the same fixed rate) against bench/echo-server.ts, a bare uWS
-// server that sends every frame back. Same `ws` client, same codec, same frames, same schedule
-// (latency from the intended send time, HdrHistogram), so its p99 is what the transport and the
-// generator cost before the hub does any work. The echo server runs in its own process.
+// server that sends each auth back and acks each ev frame at once. Same `ws` client, same codec,
+// same frames, the same answers to read, same schedule (latency from the intended send time,
+// HdrHistogram), so its p99 is what the transport and the generator cost before the hub does any
+// work. The echo server runs in its own process.
 //   node --import tsx bench/baseline-echo.ts [--terminals 2000] [--events 50] [--frame 500] [--auth-rate 5] [--min-ms 0]
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -56,11 +57,11 @@ async function main(): Promise<void> {
         const f = decodeFrame(new Uint8Array(data), 'msgpack');
         const now = performance.now();
         if (f.t === 'hello') resolve();
-        else if (f.t === 'ev') {
-          const events = f.events as { seq: number }[];
-          const at = frameSent.get(`${i}/${events[0]!.seq}`)!;
-          evHist.recordValueWithCount(Math.max(1, (now - at) * 1000), events.length);
-          echoed += events.length;
+        else if (f.t === 'ack') {
+          const seqs = f.seqs as number[];
+          const at = frameSent.get(`${i}/${seqs[0]}`)!;
+          evHist.recordValueWithCount(Math.max(1, (now - at) * 1000), seqs.length);
+          echoed += seqs.length;
           lastAt = now;
           if (echoed === total) done();
         } else if (f.t === 'auth') {
@@ -92,12 +93,12 @@ async function main(): Promise<void> {
     const interval = 1000 / authRate;
     const loops = Array.from({ length: authTerminals }, async (_, i) => {
       for (let j = 0; !over; j++) {
-        const at = t1 + j * interval;
+        const at = t1 + (j + i / authTerminals) * interval; // spread as in bench/burst.ts
         const wait = at - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (over) break;
         const id = nextId++;
-        pendingAuth.set(id, at);
+        pendingAuth.set(id, Math.min(at, performance.now())); // as bench/burst.ts: from the send when a timer fired early
         sent++;
         sockets[i]!.send(encodeFrame({ t: 'auth', id, cred: `c${(i * 7919 + j) % 5000}`, door: 'D1', ts: Date.now() }, 'msgpack'), { binary: true });
       }
