@@ -34,13 +34,19 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
 }
 
-/** Pids of processes whose command line names the data folder: the embedded postmaster(s). */
+/**
+ * Pids of processes whose command line names the data folder: the embedded postmaster(s). A
+ * backend the postmaster has just forked carries its command line until it sets its own title:
+ * a process whose parent is on the list is such a child, not another postmaster.
+ */
 export function postmastersOn(dir: string): number[] {
-  const found: number[] = [];
+  const found = new Map<number, number>(); // pid -> parent pid
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(dir)) found.push(Number(pid));
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(dir)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      found.set(Number(pid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch { /* gone meanwhile */ }
   }
-  return found;
+  return [...found].filter(([, parent]) => !found.has(parent)).map(([pid]) => pid);
 }
