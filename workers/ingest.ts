@@ -307,7 +307,7 @@ async function storeStaged(staged: Staged, out: IngestResult): Promise<IngestRes
  * PostgreSQL refused the batch for a value in it. Each frame (and the hub's own records) is
  * stored in its own transaction; a frame refused on its own is stored with the events PostgreSQL
  * refuses quarantined (store_rejected). A store error meanwhile answers the frames it touches
- * busy; what committed before it stays committed and is acked.
+ * busy (once the store is unreachable, every frame left too); what committed stays committed and is acked.
  */
 async function storeApart(read: Read): Promise<IngestResult> {
   const out: IngestResult = { ...emptyResult(read.hub.length), frames: [...read.bad], path: 'apart' };
@@ -316,17 +316,19 @@ async function storeApart(read: Read): Promise<IngestResult> {
   for (const unit of units) {
     const staged = stage(unit);
     let part: IngestResult | undefined;
-    let error: StoreError | undefined;
-    try {
-      part = await storeStaged(staged, emptyResult(unit.hub.length));
-    } catch (err) {
-      error = storeError(err);
-      if (refusesData(err) && unit.frames.length === 1 && !error.unavailable) {
-        try {
-          part = await storeStaged(stage({ ...unit, frames: [await withRefusedQuarantined(unit.frames[0]!)] }), emptyResult(0));
-          error = undefined;
-        } catch (again) {
-          error = storeError(again);
+    let error = out.error?.unavailable ? out.error : undefined; // unreachable: not tried again in this batch
+    if (!error) {
+      try {
+        part = await storeStaged(staged, emptyResult(unit.hub.length));
+      } catch (err) {
+        error = storeError(err);
+        if (refusesData(err) && unit.frames.length === 1) {
+          try {
+            part = await storeStaged(stage({ ...unit, frames: [await withRefusedQuarantined(unit.frames[0]!)] }), emptyResult(0));
+            error = undefined;
+          } catch (again) {
+            error = storeError(again);
+          }
         }
       }
     }
@@ -338,7 +340,7 @@ async function storeApart(read: Read): Promise<IngestResult> {
       out.commitMs += part.commitMs;
       continue;
     }
-    if (error!.unavailable) dropClient();
+    if (error!.unavailable && error !== out.error) dropClient();
     for (const f of staged.frames) out.frames.push(busyError(f, error!));
     // The hub requeues its records and counts a store error; its frames alone are answered busy otherwise.
     if (unit.hub.length || error!.unavailable) out.error = error;
