@@ -52,6 +52,7 @@ export async function copyFrom(sql: postgres.Sql | postgres.TransactionSql, stat
   const refused = new Promise<never>((_, fail) => {
     query.reject = (err) => { fail(err); reject(err); };
   });
+  refused.catch(() => {}); // refused before the stream opened: writable() rejects with the same error
   const sink = await query.writable();
   await Promise.race([pipeline(Readable.from([text]), sink), refused]);
 }

@@ -9,8 +9,9 @@
 // stored before (a resend) or comes twice in this batch, and the caller then stores the batch
 // through the staging path (workers/ingest.ts), which sorts out duplicates row by row. (The
 // ledger is an INSERT from arrays, not a COPY, so that a resend fails at once, before any row is
-// copied; events and quarantine have no unique key of ours.) What cannot be resolved in memory (a credential, person or
-// door this worker's copy does not know) also goes the staging path: PostgreSQL is the authority.
+// copied; events and quarantine have no unique key of ours.) What cannot be resolved in memory
+// (a credential, person or door this worker's copy does not know) also goes the staging path:
+// PostgreSQL is the authority.
 import type postgres from 'postgres';
 import type { QuarantineCode } from '../protocol/frames.js';
 import type { FrameOutcome, IngestTask } from '../protocol/tasks.js';

@@ -248,7 +248,7 @@ async function ingest(task: IngestTask): Promise<IngestResult> {
   if (staged.values.length === 0) return out;
   if (task.spoolOnly) return forSpool(out, staged, { code: 'LINTEL_ERR_STORE_UNAVAILABLE', message: 'store down: batch goes to the spool', unavailable: true });
   try {
-    if (failure && !refusesData(failure)) throw failure;
+    if (failure) throw failure; // the fast path's error is the batch's: the staging path would meet it again
     return await storeStaged(staged, out);
   } catch (err) {
     const error = storeError(err);
@@ -442,7 +442,7 @@ async function drain(task: DrainTask): Promise<DrainResult> {
     }
   } catch (err) {
     if (isUnavailable(err)) dropClient();
-    out.error = { code: (err as { code?: string }).code ?? 'unknown', message: (err as Error).message, unavailable: isUnavailable(err) };
+    out.error = storeError(err);
   }
   return out;
 }
