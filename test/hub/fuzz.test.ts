@@ -265,7 +265,9 @@ const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 
 t.test(`fuzz: ${CASES} generated hostile frames and the crafted ones (seed ${seed})`, async (t) => {
   t.comment(`seed ${seed}: LINTEL_FUZZ_SEED=${seed} replays this run`);
   const protoBefore = Object.getOwnPropertyNames(Object.prototype).sort();
-  const th = await startTestHub(t);
+  // Attackers reopen their session after every case that closes it, hundreds a second on a fast
+  // machine: admission pacing (LINTEL_ADMIT_PER_S, tested in reconnect-storm) would refuse them 503.
+  const th = await startTestHub(t, { LINTEL_ADMIT_PER_S: '1000000' });
   const p = await provisionSite(th);
   const { admin } = th;
   await admin.run('createPerson', { org: p.org, externalId: 'H-1' });
